@@ -1,0 +1,258 @@
+// model::System: the reference model. One address space (its lifetime
+// counters, VMAs and page table) together with the files and folios it can
+// reach, as a plain sequential value type: copyable, comparable with ==,
+// printable (model/describe.h). Locks do not exist here; this is the
+// sequential truth that impl/ is checked against. See ../shared/SPEC.md.
+//
+// Every operation returns a result or a specific error, and an operation
+// that fails changes nothing -- with one exception taken from the kernel:
+// mprotect applies itself VMA by VMA and stops at the first hole, forbidden
+// protection or failed split, keeping the changes made before it (ENOMEM /
+// EACCES). The kernel oracle (model/oracle/) holds the model to that.
+//
+// Choices where the kernel depends on configuration (written down here, as
+// SPEC.md asks):
+//  - VMAs are never merged. The oracle compares layouts modulo merging.
+//  - mmap with `fixed` has MAP_FIXED_NOREPLACE semantics (EEXIST on overlap);
+//    without it, the hint is used if free, else the lowest free gap at or
+//    above the mm's window start (legacy bottom-up layout).
+//  - Shared anonymous memory (shmem) is not modelled: EINVAL.
+//  - THP: a fault on an empty PMD slot of a private anonymous VMA with
+//    HUGEPAGE (not NOHUGEPAGE), whose aligned 2 MiB block lies inside the
+//    VMA, maps a fresh zeroed 2 MiB folio with one PMD entry, for reads and
+//    writes alike (the kernel with use_zero_page=0). If the THP cannot be
+//    allocated the fault falls back to a 4 KiB page, as the kernel does.
+//    The PTE table that splitting that PMD needs is reserved with the THP
+//    (the kernel deposits it), so a split never fails; table counts only
+//    count tables linked into the tree.
+//  - Shared file mappings: a read fault maps the page-cache folio read-only,
+//    a write fault maps it writable and dirty and marks the folio dirty at
+//    once (write-notify), and writeback write-protects and cleans every PTE
+//    of the folio it writes (folio_mkclean). So no write is ever lost.
+//  - mprotect never makes an existing PTE writable; the next write faults.
+//  - A write fault on a present read-only PTE in a writable VMA: the zero
+//    page, or a non-anonymous folio in a private VMA, is copied into a new
+//    anonymous folio (COW); an anonymous folio is reused; a folio in a
+//    shared VMA is made writable (and, if it is a page-cache folio, dirty).
+//  - Allocation failure injection (fail_next_allocation) fails the next
+//    allocation of a VMA, a page table or a folio. Because it is one-shot,
+//    it is always the first allocation of the operation that fails, and
+//    operations do all their allocations before changing anything.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/addr.h"
+#include "model/file.h"
+#include "model/flags.h"
+#include "model/folio.h"
+#include "model/page_table.h"
+#include "model/refcount.h"
+#include "model/result.h"
+#include "model/vma.h"
+
+namespace mmv {
+
+struct MmapRequest {
+  Addr addr = 0;  // the address if `fixed`, else a hint (0: none)
+  std::uint64_t length = 0;
+  VmFlags prot = flags::kRead | flags::kWrite;  // subset of flags::kProtMask
+  bool shared = false;
+  bool fixed = false;  // MAP_FIXED_NOREPLACE
+  Backing backing;
+  // Extra flags the caller asks for: only HUGEPAGE / NOHUGEPAGE (madvise).
+  VmFlags advice = 0;
+  // What a driver's mmap handler does (kDriver backing only).
+  std::vector<VmaNewOp> setup;
+};
+
+// The page mapped at one address, as user space or a page walker sees it.
+struct PageView {
+  bool writable = false;
+  bool dirty = false;
+  bool young = false;
+  bool zero_page = false;
+  bool pmd_mapped = false;  // part of a THP mapped by one PMD entry
+  FolioId folio = 0;        // when !zero_page
+  std::uint32_t subpage = 0;
+
+  friend bool operator==(const PageView&, const PageView&) = default;
+};
+
+struct Rss {
+  std::int64_t file = 0;  // MM_FILEPAGES: present PTEs of page-cache/driver folios
+  std::int64_t anon = 0;  // MM_ANONPAGES: present PTEs of anonymous folios
+
+  friend bool operator==(const Rss&, const Rss&) = default;
+};
+
+struct TableCounts {
+  std::size_t pte = 0;
+  std::size_t pmd = 0;
+  std::size_t pud = 0;
+
+  friend bool operator==(const TableCounts&, const TableCounts&) = default;
+};
+
+enum class ZapOutcome {
+  kZapped,    // the range was valid (possibly empty) and is now clear
+  kRejected,  // bad input: silent no-op, counted in zap_rejections
+};
+
+enum class LifeState {
+  kLive,      // mm_users > 0: the address space is usable
+  kTornDown,  // mm_users == 0: exit_mmap has run; only mm_count holders left
+  kFreed,     // mm_count == 0: the object is gone
+};
+
+namespace model {
+
+class System {
+ public:
+  // An empty address space with mm_users = 1 and mm_count = 1 (the users'
+  // reference). First-fit placement searches [window_lo, window_hi).
+  explicit System(Addr window_lo = kMmapMinAddr, Addr window_hi = kTaskSize);
+
+  // ---- Files and caller-owned pages --------------------------------------
+  // A file with the given initial contents on disk and an empty page cache.
+  FileId create_file(std::vector<PageBytes> contents);
+  // What read(2) returns for page `index`: the cached folio, else the disk.
+  PageBytes file_page(FileId f, std::uint64_t index) const;
+  // What the backing store holds for page `index`.
+  PageBytes disk_page(FileId f, std::uint64_t index) const;
+  // Writes every dirty page-cache folio of `f` to disk, clears its dirty bit
+  // and write-protects and cleans every PTE that maps it.
+  Status writeback(FileId f);
+  // A caller-owned order-0 driver page, refcount 1 (the caller's pin).
+  // ENOMEM under allocation-failure injection.
+  Result<FolioId> alloc_page();
+  // Drops the caller's pin. EINVAL if `id` is not a live folio with a pin.
+  Status put_page(FolioId id);
+
+  // ---- Lifetime (SPEC.md section 1) --------------------------------------
+  // Caller misuse (an mm_count drop below the users' share, any call after
+  // the object is freed) is reported in bugs() and changes nothing.
+  Status mmgrab();
+  Status mmdrop();  // last one frees the object (check_mm runs)
+  bool mmget_not_zero();
+  Status mmput();        // last one runs exit_mmap, then drops mm_count
+  Status mmput_async();  // same; the model has no worker to defer to
+  std::uint32_t mm_users() const { return users_.value(); }
+  std::uint32_t mm_count() const { return count_.value(); }
+  LifeState life() const;
+
+  // ---- VMAs (SPEC.md section 3); all need a live mm (else NO_USER) -------
+  // Errors, in the kernel's order: length 0 -> EINVAL; length rounds past
+  // the address space -> ENOMEM; bad prot/advice/setup, setup without driver
+  // backing, shared anonymous -> EINVAL; fixed: unaligned -> EINVAL, end past
+  // kTaskSize -> ENOMEM, below kMmapMinAddr -> EPERM, overlap -> EEXIST;
+  // file offset overflow -> EOVERFLOW; setup's try_clear_* -> EINVAL; no gap
+  // -> ENOMEM; VMA allocation -> ENOMEM.
+  Result<Addr> mmap(const MmapRequest& req);
+  // Unaligned start, zero length, or a range past kTaskSize -> EINVAL.
+  // Holes are fine. Splits VMAs at the ends (ENOMEM if a split cannot be
+  // allocated), zaps the range, frees tables no VMA covers any longer.
+  Status munmap(Addr addr, std::uint64_t len);
+  // Unaligned start or prot outside kProtMask -> EINVAL; len 0 -> ok; end
+  // overflows -> ENOMEM; start in a hole -> ENOMEM; then VMA by VMA: a hole
+  // -> ENOMEM, WRITE without MAYWRITE (etc.) -> EACCES, split failure ->
+  // ENOMEM, each stopping with the earlier VMAs already changed.
+  Status mprotect(Addr addr, std::uint64_t len, VmFlags prot);
+  std::optional<Vma> vma_lookup(Addr addr) const;
+  const std::map<Addr, Vma>& vmas() const { return vmas_; }
+  // VmaRef::as_mixedmap_vma: whether the VMA containing addr has MIXEDMAP.
+  bool is_mixedmap(Addr vma_addr) const;
+
+  // ---- Memory access (SPEC.md section 4) ---------------------------------
+  // A CPU load/store of one byte, faulting as needed. Outside any VMA or
+  // without permission -> SIGSEGV; past end of file or a driver VMA with no
+  // page -> SIGBUS; allocation failure -> ENOMEM. Nothing changes on error.
+  Result<std::uint8_t> read(Addr addr);
+  Status write(Addr addr, std::uint8_t value);
+  // The contents of the page mapped at addr, without any side effect.
+  std::optional<PageBytes> peek(Addr addr) const;
+  std::optional<PageView> page(Addr addr) const;
+
+  // ---- Driver mappings ---------------------------------------------------
+  // VmaMixedMap::vm_insert_page on the VMA containing vma_addr (NO_VMA if
+  // there is none or it lacks MIXEDMAP). Maps `page` at the page containing
+  // addr. Errors in the kernel's order: addr outside the VMA -> EFAULT;
+  // refcount 0 (no such folio) or anonymous -> EINVAL; table allocation ->
+  // ENOMEM; entry already present -> EBUSY.
+  Status vm_insert_page(Addr vma_addr, Addr addr, FolioId page);
+
+  // ---- Zap (SPEC.md section 5) -------------------------------------------
+  // VmaRef::zap_page_range_single on the VMA containing vma_addr (NO_VMA if
+  // none). Bad input (address + size overflows, address < start, address +
+  // size > end) is a no-op counted in zap_rejections().
+  Result<ZapOutcome> zap_page_range_single(Addr vma_addr, Addr address,
+                                           std::uint64_t size);
+  std::uint64_t zap_rejections() const { return zap_rejections_; }
+
+  // ---- Failure injection -------------------------------------------------
+  void fail_next_allocation() { fail_next_alloc_ = true; }
+  bool allocation_failure_armed() const { return fail_next_alloc_; }
+
+  // ---- Observation -------------------------------------------------------
+  Rss rss() const;  // derived from the page table: always exact
+  TableCounts table_counts() const;
+  const std::map<FolioId, Folio>& folios() const { return folios_; }
+  const std::map<FileId, File>& files() const { return files_; }
+  const PageTable& page_table() const { return pt_; }
+  // Bugs the kernel would WARN about (refcount misuse, check_mm failures).
+  const std::vector<std::string>& bugs() const { return bugs_; }
+  // Checks every invariant stated in the model's headers; returns the
+  // violations (empty when all hold).
+  std::vector<std::string> check_invariants() const;
+
+  friend bool operator==(const System&, const System&) = default;
+
+ private:
+  // lifetime.cc
+  Status require_live() const;
+  void exit_mmap();
+  void check_mm();
+  void report(std::string bug);
+  // alloc: consumes the injected failure. True if the allocation succeeds.
+  bool try_alloc();
+  // fault.cc
+  Status fault(Addr addr, bool write);
+  Status fault_missing(const Vma& vma, Addr addr, bool write);
+  Status fault_present(const Vma& vma, Addr addr);
+  Result<FolioId> page_cache_folio(FileId f, std::uint64_t index);
+  FolioId new_folio(FolioKind kind, unsigned order);
+  void map_pte(Addr addr, const Pte& pte);
+  // zap.cc
+  void zap_range(Addr lo, Addr hi);
+  void zap_pte(Addr addr);
+  void split_pmd(Addr addr);
+  void release_ref(FolioId id);
+  // mmap.cc
+  bool range_free(Addr lo, Addr hi) const;
+  std::optional<Addr> find_gap(Addr hint, std::uint64_t len) const;
+  int splits_needed(Addr lo, Addr hi) const;
+  void split_vma_at(Addr at);
+  bool covered(Addr lo, Addr hi) const;
+
+  Addr window_lo_;
+  Addr window_hi_;
+  Refcount users_{1};
+  Refcount count_{1};
+  bool freed_ = false;
+  std::map<Addr, Vma> vmas_;  // keyed by start; non-overlapping
+  PageTable pt_;
+  std::map<FolioId, Folio> folios_;
+  FolioId next_folio_ = 1;
+  std::map<FileId, File> files_;
+  FileId next_file_ = 1;
+  std::uint64_t zap_rejections_ = 0;
+  bool fail_next_alloc_ = false;
+  std::vector<std::string> bugs_;
+};
+
+}  // namespace model
+}  // namespace mmv
