@@ -1,7 +1,9 @@
-// Refcount: the model of the kernel's refcount_t. An increment past kMax or a
-// decrement of zero is a bug: it is reported, and the counter saturates
-// instead (it stays at kSaturated for ever), so memory still in use is leaked,
-// never freed.
+// Refcount: the model of the kernel's refcount_t. Misuse is reported to the
+// caller as an Event and never frees memory still in use: an increment past
+// kMax saturates the counter (it stays at kSaturated for ever, leaking rather
+// than wrapping); an increment from zero or a decrement of zero changes
+// nothing (the kernel would also saturate; staying at zero keeps "empty once
+// the last user is gone, forever" true even after misuse).
 #pragma once
 
 #include <cstdint>
@@ -15,17 +17,19 @@ class Refcount {
   // Any value above kMax is "saturated"; the kernel uses INT_MIN / 2.
   static constexpr std::uint32_t kSaturated = 0xc0000000u;
 
-  enum class Event { kOk, kSaturated, kUnderflow, kHitZero };
+  enum class Event { kOk, kSaturated, kIncFromZero, kUnderflow, kHitZero };
 
   constexpr explicit Refcount(std::uint32_t initial) : v_(initial) {}
 
   std::uint32_t value() const { return v_; }
   bool saturated() const { return v_ > kMax; }
 
-  // refcount_inc. kSaturated if this increment saturated the counter.
+  // refcount_inc. kSaturated if this increment saturated the counter,
+  // kIncFromZero (no change) if the object was already released.
   Event inc() {
     if (saturated()) return Event::kOk;
-    if (v_ == 0 || v_ == kMax) {  // inc from zero is a use-after-free
+    if (v_ == 0) return Event::kIncFromZero;
+    if (v_ == kMax) {
       v_ = kSaturated;
       return Event::kSaturated;
     }
@@ -48,10 +52,7 @@ class Refcount {
   // refcount_dec_and_test. kHitZero when this decrement released the object.
   Event dec() {
     if (saturated()) return Event::kOk;
-    if (v_ == 0) {
-      v_ = kSaturated;
-      return Event::kUnderflow;
-    }
+    if (v_ == 0) return Event::kUnderflow;
     --v_;
     return v_ == 0 ? Event::kHitZero : Event::kOk;
   }

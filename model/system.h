@@ -25,6 +25,12 @@
 //    The PTE table that splitting that PMD needs is reserved with the THP
 //    (the kernel deposits it), so a split never fails; table counts only
 //    count tables linked into the tree.
+//  - Fault-around (the kernel's do_fault_around with fault_around_bytes =
+//    64 KiB): a read fault on a file VMA also maps, read-only and not young,
+//    every page already in the page cache within the 16-entry window around
+//    the address (aligned down to 16 entries, clamped to the VMA start; 16
+//    entries long, clamped to the PTE table, the VMA end and end of file)
+//    whose PTE is empty. It allocates no folio. Write faults do not do it.
 //  - Shared file mappings: a read fault maps the page-cache folio read-only,
 //    a write fault maps it writable and dirty and marks the folio dirty at
 //    once (write-notify), and writeback write-protects and cleans every PTE
@@ -118,8 +124,12 @@ class System {
   explicit System(Addr window_lo = kMmapMinAddr, Addr window_hi = kTaskSize);
 
   // ---- Files and caller-owned pages --------------------------------------
-  // A file with the given initial contents on disk and an empty page cache.
-  FileId create_file(std::vector<PageBytes> contents);
+  // A file with the given contents on disk. kWarm: every page is also in the
+  // page cache, clean (a file just written with write(2) and synced; what
+  // the kernel oracle creates). kCold: the cache is empty (after
+  // drop_caches), so faults allocate page-cache folios.
+  enum class Cache { kWarm, kCold };
+  FileId create_file(std::vector<PageBytes> contents, Cache cache = Cache::kWarm);
   // What read(2) returns for page `index`: the cached folio, else the disk.
   PageBytes file_page(FileId f, std::uint64_t index) const;
   // What the backing store holds for page `index`.
@@ -223,6 +233,7 @@ class System {
   Status fault(Addr addr, bool write);
   Status fault_missing(const Vma& vma, Addr addr, bool write);
   Status fault_present(const Vma& vma, Addr addr);
+  void fault_around(const Vma& vma, Addr addr);
   Result<FolioId> page_cache_folio(FileId f, std::uint64_t index);
   FolioId new_folio(FolioKind kind, unsigned order);
   void map_pte(Addr addr, const Pte& pte);
