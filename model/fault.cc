@@ -86,6 +86,7 @@ Status System::fault_missing(const Vma& v, Addr addr, bool write) {
         if (try_alloc()) {
           FolioId id = new_folio(FolioKind::kAnon, 9);
           folios_.at(id).refcount = 1;
+          ensure_anon_vma(addr);
           pt_.pmd_leaves[pmd_down(addr)] = {vma_writable, true, true, id};
           return {};
         }
@@ -99,6 +100,7 @@ Status System::fault_missing(const Vma& v, Addr addr, bool write) {
         return {};
       }
       FolioId id = new_folio(FolioKind::kAnon, 0);
+      ensure_anon_vma(addr);
       map_pte(addr, Pte{true, true, true, false, id, 0});
       return {};
     }
@@ -106,18 +108,22 @@ Status System::fault_missing(const Vma& v, Addr addr, bool write) {
     case BackingKind::kFile: {
       const std::uint64_t index = v.file_index(addr);
       const File& file = files_.at(v.backing.file);
+      if (pt_.missing_tables(addr, false) > 0 && !try_alloc()) return Errc::kNoMem;
+      // do_read_fault maps the cached neighbours before it looks at the
+      // faulting page, so what it maps stays even if the fault then fails.
+      if (!write) {
+        fault_around(v, addr);
+        if (page(addr)) return {};
+      }
       if (index >= file.size_pages) return Errc::kBus;
       const bool cow = write && !v.is_shared();
-      const bool needs_alloc = pt_.missing_tables(addr, false) > 0 ||
-                               !file.page_cache.contains(index) || cow;
-      if (needs_alloc && !try_alloc()) return Errc::kNoMem;
+      if ((!file.page_cache.contains(index) || cow) && !try_alloc()) return Errc::kNoMem;
       pt_.add_tables(addr, false);
-      if (!write) fault_around(v, addr);
-      if (page(addr)) return {};  // fault-around mapped it
       FolioId cached = page_cache_folio(v.backing.file, index).value();
       if (cow) {
         FolioId id = new_folio(FolioKind::kAnon, 0);
         folios_.at(id).pages[0] = folios_.at(cached).pages[0];
+        ensure_anon_vma(addr);
         map_pte(addr, Pte{true, true, true, false, id, 0});
       } else if (write) {
         map_pte(addr, Pte{true, true, true, false, cached, 0});
@@ -131,6 +137,11 @@ Status System::fault_missing(const Vma& v, Addr addr, bool write) {
   return Errc::kInval;
 }
 
+void System::ensure_anon_vma(Addr addr) {
+  auto it = std::prev(vmas_.upper_bound(addr));
+  if (it->second.anon_vma == 0) it->second.anon_vma = next_anon_vma_++;
+}
+
 void System::fault_around(const Vma& v, Addr addr) {
   constexpr std::uint64_t kWindow = 16;  // fault_around_bytes / PAGE_SIZE
   const std::uint64_t pte_off = (addr >> kPageShift) % kEntriesPerTable;
@@ -141,13 +152,22 @@ void System::fault_around(const Vma& v, Addr addr) {
                                      pte_off + v.pages() - vma_off});
   const File& file = files_.at(v.backing.file);
   const Addr table = pmd_down(addr);
-  for (std::uint64_t i = from; i < to; ++i) {
-    const Addr a = table + (i << kPageShift);
+  auto at = [&](std::uint64_t i) { return table + (i << kPageShift); };
+  // Clamped to end of file, a window of one page maps nothing: measured on
+  // the host kernel (6.18), where a fault past EOF whose window is [last
+  // page, EOF page] leaves the last page unmapped, while a wider window maps
+  // every cached page before EOF.
+  std::uint64_t end = from;
+  while (end < to && v.file_index(at(end)) < file.size_pages) ++end;
+  if (end - from < 2) return;
+  for (std::uint64_t i = from; i < end; ++i) {
+    const Addr a = at(i);
     const std::uint64_t index = v.file_index(a);
-    if (index >= file.size_pages || pt_.ptes.contains(a)) continue;
+    if (pt_.ptes.contains(a)) continue;
     auto it = file.page_cache.find(index);
     if (it == file.page_cache.end()) continue;
     // The faulting page is accessed now; the others were only prefaulted.
+    pt_.add_tables(a, false);
     map_pte(a, Pte{false, false, a == page_down(addr), false, it->second, 0});
   }
 }
@@ -168,6 +188,7 @@ Status System::fault_present(const Vma& v, Addr addr) {
   // Copy-on-write: the zero page, or a file/driver page in a private VMA.
   if (!try_alloc()) return Errc::kNoMem;
   FolioId id = new_folio(FolioKind::kAnon, 0);
+  ensure_anon_vma(addr);
   if (!pte.zero_page) {
     folios_.at(id).pages[0] = folios_.at(pte.folio).pages.at(pte.subpage);
     release_ref(pte.folio);

@@ -13,9 +13,11 @@ LifeState System::life() const {
 
 void System::report(std::string bug) { bugs_.push_back(std::move(bug)); }
 
-Status System::require_live() const {
+Status System::require_live() {
   switch (life()) {
-    case LifeState::kFreed: return Errc::kFreed;
+    case LifeState::kFreed:
+      report("address-space operation on a freed mm");
+      return Errc::kFreed;
     case LifeState::kTornDown: return Errc::kNoUser;
     case LifeState::kLive: return {};
   }

@@ -67,6 +67,10 @@ Result<Addr> System::mmap(const MmapRequest& req) {
   VmFlags f = req.prot | flags::kMayRead | flags::kMayWrite | flags::kMayExec |
               req.advice;
   if (req.shared) f |= flags::kShared | flags::kMayShare;
+  // Private writable memory is charged against overcommit (accountable_
+  // mapping). The flag outlives a later mprotect to read-only, and since it
+  // is part of the flags it decides which neighbours merge.
+  if (!req.shared && (req.prot & flags::kWrite)) f |= flags::kAccount;
   // The kernel allocates the VMA before it calls the driver's mmap handler.
   if (!try_alloc()) return Errc::kNoMem;
   VmaNew setup(f);
@@ -76,7 +80,27 @@ Result<Addr> System::mmap(const MmapRequest& req) {
   Vma v{addr, addr + len, setup.flags(), b};
   if (b.kind != BackingKind::kFile) v.backing.pgoff = 0;
   vmas_[addr] = v;
+  merge_around(addr);
   return addr;
+}
+
+void System::merge_around(Addr start) {
+  auto it = vmas_.find(start);
+  if (it != vmas_.begin()) {
+    auto prev = std::prev(it);
+    if (vmas_mergeable(prev->second, it->second)) {
+      prev->second.end = it->second.end;
+      if (prev->second.anon_vma == 0) prev->second.anon_vma = it->second.anon_vma;
+      vmas_.erase(it);
+      it = prev;
+    }
+  }
+  auto next = std::next(it);
+  if (next != vmas_.end() && vmas_mergeable(it->second, next->second)) {
+    it->second.end = next->second.end;
+    if (it->second.anon_vma == 0) it->second.anon_vma = next->second.anon_vma;
+    vmas_.erase(next);
+  }
 }
 
 int System::splits_needed(Addr lo, Addr hi) const {
@@ -137,7 +161,12 @@ Status System::mprotect(Addr addr, std::uint64_t len, VmFlags prot) {
     if (it == vmas_.end() || it->second.start >= hi) break;
     if (it->second.start > done) return Errc::kNoMem;  // a hole
     const Vma v = it->second;
-    const VmFlags newflags = (v.flags & ~flags::kProtMask) | prot;
+    VmFlags newflags = (v.flags & ~flags::kProtMask) | prot;
+    // mprotect_fixup starts charging a private area the first time it
+    // becomes writable; nothing ever clears the flag again.
+    if ((newflags & flags::kWrite) &&
+        !(v.flags & (flags::kAccount | flags::kWrite | flags::kShared | flags::kNoReserve)))
+      newflags |= flags::kAccount;
     // Each MAY* bit sits 4 above its access bit.
     if ((newflags & ~(newflags >> 4)) & flags::kAccessMask) return Errc::kAccess;
     const Addr nlo = std::max(v.start, done), nhi = std::min(v.end, hi);
@@ -146,6 +175,7 @@ Status System::mprotect(Addr addr, std::uint64_t len, VmFlags prot) {
       split_vma_at(nlo);
       split_vma_at(nhi);
       vmas_.at(nlo).flags = newflags;
+      merge_around(nlo);
       if (!(newflags & flags::kWrite)) {
         for (auto p = pt_.ptes.lower_bound(nlo); p != pt_.ptes.end() && p->first < nhi; ++p)
           p->second.writable = false;

@@ -12,7 +12,11 @@
 //
 // Choices where the kernel depends on configuration (written down here, as
 // SPEC.md asks):
-//  - VMAs are never merged. The oracle compares layouts modulo merging.
+//  - VMAs merge like the kernel's (vma_merge_new_range / vma_modify): after
+//    mmap inserts an area and after mprotect changes one, it is merged with
+//    its neighbours where vmas_mergeable() (vma.h) allows. munmap never
+//    merges. Merging is visible to user space through fault-around, whose
+//    window is clamped to the VMA, and to VmaRef users through start/end.
 //  - mmap with `fixed` has MAP_FIXED_NOREPLACE semantics (EEXIST on overlap);
 //    without it, the hint is used if free, else the lowest free gap at or
 //    above the mm's window start (legacy bottom-up layout).
@@ -31,6 +35,14 @@
 //    the address (aligned down to 16 entries, clamped to the VMA start; 16
 //    entries long, clamped to the PTE table, the VMA end and end of file)
 //    whose PTE is empty. It allocates no folio. Write faults do not do it.
+//    Like the kernel, it runs before the faulting page is looked at, so a
+//    read fault that then fails (SIGBUS past end of file, ENOMEM for the
+//    page-cache folio) keeps what fault-around mapped: the one case besides
+//    mprotect where a failed operation changes state. Clamped to end of file,
+//    a window of a single page maps nothing (measured on the host kernel).
+//  - VM_ACCOUNT is set on private writable areas at mmap, and by mprotect
+//    when a private area first becomes writable; it is never cleared, so an
+//    area that was once writable no longer merges with one that never was.
 //  - Shared file mappings: a read fault maps the page-cache folio read-only,
 //    a write fault maps it writable and dirty and marks the folio dirty at
 //    once (write-notify), and writeback write-protects and cleans every PTE
@@ -156,19 +168,23 @@ class System {
   LifeState life() const;
 
   // ---- VMAs (SPEC.md section 3); all need a live mm (else NO_USER) -------
-  // Errors, in the kernel's order: length 0 -> EINVAL; length rounds past
-  // the address space -> ENOMEM; bad prot/advice/setup, setup without driver
-  // backing, shared anonymous -> EINVAL; fixed: unaligned -> EINVAL, end past
-  // kTaskSize -> ENOMEM, below kMmapMinAddr -> EPERM, overlap -> EEXIST;
-  // file offset overflow -> EOVERFLOW; setup's try_clear_* -> EINVAL; no gap
-  // -> ENOMEM; VMA allocation -> ENOMEM.
+  // Errors, in the kernel's order (do_mmap, __get_unmapped_area, then
+  // __mmap_region, which allocates the VMA before calling the driver's
+  // handler): length 0 -> EINVAL; length rounds past the address space ->
+  // ENOMEM; file offset + length overflows -> EOVERFLOW; prot outside
+  // kProtMask, advice other than one of HUGEPAGE/NOHUGEPAGE, setup without
+  // driver backing, shared anonymous, unknown file -> EINVAL; fixed: end past
+  // kTaskSize -> ENOMEM, unaligned -> EINVAL, below kMmapMinAddr -> EPERM,
+  // overlap -> EEXIST; not fixed: no gap -> ENOMEM; VMA allocation -> ENOMEM;
+  // setup's try_clear_* -> EINVAL.
   Result<Addr> mmap(const MmapRequest& req);
   // Unaligned start, zero length, or a range past kTaskSize -> EINVAL.
   // Holes are fine. Splits VMAs at the ends (ENOMEM if a split cannot be
   // allocated), zaps the range, frees tables no VMA covers any longer.
   Status munmap(Addr addr, std::uint64_t len);
-  // Unaligned start or prot outside kProtMask -> EINVAL; len 0 -> ok; end
-  // overflows -> ENOMEM; start in a hole -> ENOMEM; then VMA by VMA: a hole
+  // In do_mprotect_pkey's order: unaligned start -> EINVAL; len 0 -> ok;
+  // end overflows -> ENOMEM; prot outside kProtMask -> EINVAL; start in a
+  // hole -> ENOMEM; then VMA by VMA: a hole
   // -> ENOMEM, WRITE without MAYWRITE (etc.) -> EACCES, split failure ->
   // ENOMEM, each stopping with the earlier VMAs already changed.
   Status mprotect(Addr addr, std::uint64_t len, VmFlags prot);
@@ -223,7 +239,7 @@ class System {
 
  private:
   // lifetime.cc
-  Status require_live() const;
+  Status require_live();  // reports a call on a freed mm
   void exit_mmap();
   void check_mm();
   void report(std::string bug);
@@ -248,6 +264,8 @@ class System {
   int splits_needed(Addr lo, Addr hi) const;
   void split_vma_at(Addr at);
   bool covered(Addr lo, Addr hi) const;
+  void merge_around(Addr start);
+  void ensure_anon_vma(Addr addr);
 
   Addr window_lo_;
   Addr window_hi_;
@@ -258,6 +276,7 @@ class System {
   PageTable pt_;
   std::map<FolioId, Folio> folios_;
   FolioId next_folio_ = 1;
+  std::uint64_t next_anon_vma_ = 1;
   std::map<FileId, File> files_;
   FileId next_file_ = 1;
   std::uint64_t zap_rejections_ = 0;

@@ -18,15 +18,30 @@ Status VmaNew::apply(VmaNewOp op) {
   return Errc::kInval;
 }
 
+bool vmas_mergeable(const Vma& prev, const Vma& next) {
+  if (prev.end != next.start || prev.flags != next.flags || (prev.flags & kVmSpecial))
+    return false;
+  if (prev.backing.kind != next.backing.kind || prev.backing.kind == BackingKind::kDriver)
+    return false;
+  if (prev.backing.kind == BackingKind::kFile &&
+      (prev.backing.file != next.backing.file ||
+       prev.backing.pgoff + prev.pages() != next.backing.pgoff)) {
+    return false;
+  }
+  return prev.anon_vma == 0 || next.anon_vma == 0 || prev.anon_vma == next.anon_vma;
+}
+
 std::ostream& operator<<(std::ostream& os, const Vma& v) {
   os << "[0x" << std::hex << v.start << ", 0x" << v.end << std::dec << ") "
      << flags_to_string(v.flags);
   switch (v.backing.kind) {
-    case BackingKind::kAnon: return os << " anon";
-    case BackingKind::kDriver: return os << " driver";
+    case BackingKind::kAnon: os << " anon"; break;
+    case BackingKind::kDriver: os << " driver"; break;
     case BackingKind::kFile:
-      return os << " file " << v.backing.file << " pgoff " << v.backing.pgoff;
+      os << " file " << v.backing.file << " pgoff " << v.backing.pgoff;
+      break;
   }
+  if (v.anon_vma != 0) os << " anon_vma " << v.anon_vma;
   return os;
 }
 

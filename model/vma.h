@@ -36,6 +36,10 @@ struct Vma {
   Addr end = 0;
   VmFlags flags = 0;
   Backing backing;
+  // Which anon_vma the area's anonymous folios hang off: 0 until the first
+  // anonymous folio is mapped in it; both halves of a split share it. Only
+  // VMAs with equal (or absent) anon_vmas may merge, as in the kernel.
+  std::uint64_t anon_vma = 0;
 
   bool contains(Addr a) const { return start <= a && a < end; }
   std::uint64_t pages() const { return (end - start) >> kPageShift; }
@@ -47,6 +51,16 @@ struct Vma {
 
   friend bool operator==(const Vma&, const Vma&) = default;
 };
+
+// The kernel's VM_SPECIAL: areas with these flags never merge.
+inline constexpr VmFlags kVmSpecial =
+    flags::kIo | flags::kDontExpand | flags::kPfnMap | flags::kMixedMap;
+
+// Whether the kernel would merge `prev` and the area right after it: same
+// flags, neither special, same backing (a file at contiguous offsets; driver
+// areas never merge: each mapping of a device is its own), and compatible
+// anon_vmas.
+bool vmas_mergeable(const Vma& prev, const Vma& next);
 
 std::ostream& operator<<(std::ostream& os, const Vma& v);
 
