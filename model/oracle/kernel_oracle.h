@@ -1,0 +1,66 @@
+// Oracle: runs OracleOps on the model (model::System) and on the real kernel
+// (KernelSpace) side by side and lists every place where what user space can
+// see differs. What is compared, and why, is documented at the top of
+// kernel_oracle_test.cc.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/oracle/kernel_space.h"
+#include "model/oracle/oracle_op.h"
+#include "model/system.h"
+
+namespace mmv::oracle {
+
+// The scratch base for this process, found once (nullopt, with *why, if no
+// candidate span is free).
+std::optional<Addr> scratch_base(std::string* why);
+
+// The initial contents of the temp files: page i of file f holds nonzero
+// bytes, distinct across all pages of both files, at offsets 0, 1, 2048 and
+// 4095 (the offsets gen_op() prefers for reads) and zero elsewhere. Sparse,
+// so the model's PageBytes stay small.
+std::vector<std::vector<PageBytes>> initial_files();
+
+class Oracle {
+ public:
+  explicit Oracle(Addr base);
+
+  // Applies op to both sides, then compares all observables. Returns the
+  // disagreements (empty when the two sides agree).
+  std::vector<std::string> step(const OracleOp& op);
+  // Unmaps the whole span on both sides and compares again (file bytes
+  // after the mappings are gone, empty layout).
+  std::vector<std::string> finish();
+  // Every op so far with both sides' results, one per line.
+  const std::string& trace() const { return trace_; }
+
+ private:
+  std::vector<std::string> apply(const OracleOp& op, std::string* line);
+  std::vector<std::string> compare_state();
+  Addr rel(std::uint32_t page, std::uint32_t misalign) const {
+    return base_ + std::uint64_t{page} * kPageSize + misalign;
+  }
+  // The address an OpRead/OpWrite names in the current model state.
+  Addr access_addr(bool in_vma, std::uint32_t vma, std::uint32_t page,
+                   std::uint32_t offset) const;
+  // The model's (index % n)-th VMA; nullptr if there is none.
+  const Vma* nth_vma(std::uint32_t index) const;
+
+  Addr base_;
+  model::System model_;
+  KernelSpace kernel_;
+  std::vector<FileId> file_ids_;
+  std::string trace_;
+  std::size_t steps_ = 0;
+};
+
+// Runs a whole sequence on a fresh Oracle. nullopt if both sides agreed
+// throughout; else a report: the trace up to the first disagreeing op and
+// the disagreements.
+std::optional<std::string> run_sequence(const OpSequence& seq);
+
+}  // namespace mmv::oracle

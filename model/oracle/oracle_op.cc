@@ -1,0 +1,247 @@
+#include "model/oracle/oracle_op.h"
+
+#include <sys/mman.h>
+
+#include <ios>
+#include <type_traits>
+
+namespace mmv::oracle {
+namespace {
+
+// "B+0x3000": an address relative to the scratch base.
+struct Rel {
+  std::uint32_t page;
+  std::uint32_t misalign;
+};
+std::ostream& operator<<(std::ostream& os, Rel r) {
+  return os << "B+0x" << std::hex
+            << (std::uint64_t{r.page} * kPageSize + r.misalign) << std::dec;
+}
+// An access address: "B+0x3004" or "vma #1 page +3 byte 0x4".
+struct Where {
+  bool in_vma;
+  std::uint32_t vma;
+  std::uint32_t page;
+  std::uint32_t offset;
+};
+std::ostream& operator<<(std::ostream& os, Where w) {
+  if (!w.in_vma) return os << Rel{w.page, w.offset};
+  return os << "vma #" << w.vma << " page +" << w.page << " byte 0x" << std::hex
+            << w.offset << std::dec;
+}
+
+struct Len {
+  std::uint64_t bytes;
+};
+std::ostream& operator<<(std::ostream& os, Len l) {
+  return os << "0x" << std::hex << l.bytes << std::dec;
+}
+
+const char* kind_name(MapKind k) {
+  switch (k) {
+    case MapKind::kAnonPrivate: return "anon private";
+    case MapKind::kFileShared: return "shared";
+    case MapKind::kFilePrivate: return "private";
+  }
+  return "?";
+}
+
+}  // namespace
+
+const char* prot_name(Prot p) {
+  switch (p) {
+    case Prot::kNone: return "NONE";
+    case Prot::kRead: return "R";
+    case Prot::kReadWrite: return "RW";
+  }
+  return "?";
+}
+
+int prot_bits(Prot p) {
+  switch (p) {
+    case Prot::kNone: return PROT_NONE;
+    case Prot::kRead: return PROT_READ;
+    case Prot::kReadWrite: return PROT_READ | PROT_WRITE;
+  }
+  return PROT_NONE;
+}
+
+std::ostream& operator<<(std::ostream& os, const OracleOp& op) {
+  std::visit(
+      [&os](const auto& o) {
+        using T = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<T, OpMmap>) {
+          os << "mmap(";
+          if (o.fixed) {
+            os << Rel{o.page, o.misalign};
+          } else if (o.hint) {
+            os << "hint " << Rel{o.page, o.misalign};
+          } else {
+            os << "0";
+          }
+          os << ", len " << Len{o.length} << ", " << prot_name(o.prot) << ", ";
+          if (o.kind == MapKind::kAnonPrivate) {
+            os << kind_name(o.kind);
+          } else {
+            os << "file" << o.file << " " << kind_name(o.kind) << " pgoff "
+               << o.pgoff;
+          }
+          os << (o.fixed ? ", FIXED_NOREPLACE)" : ", first fit)");
+        } else if constexpr (std::is_same_v<T, OpMunmap>) {
+          os << "munmap(" << Rel{o.page, o.misalign} << ", len "
+             << Len{o.length} << ")";
+        } else if constexpr (std::is_same_v<T, OpMprotect>) {
+          os << "mprotect(" << Rel{o.page, o.misalign} << ", len "
+             << Len{o.length} << ", " << prot_name(o.prot) << ")";
+        } else if constexpr (std::is_same_v<T, OpRead>) {
+          os << "read(" << Where{o.in_vma, o.vma, o.page, o.offset} << ")";
+        } else if constexpr (std::is_same_v<T, OpWrite>) {
+          os << "write(" << Where{o.in_vma, o.vma, o.page, o.offset} << ", 0x"
+             << std::hex << unsigned{o.value} << std::dec << ")";
+        } else {
+          os << "zap(vma #" << o.vma << ", page +" << o.first << ", "
+             << o.count << " pages)";
+        }
+      },
+      op.op);
+  return os;
+}
+
+std::ostream& operator<<(std::ostream& os, const OpSequence& seq) {
+  os << seq.ops.size() << " ops (B = scratch base):";
+  for (std::size_t i = 0; i < seq.ops.size(); ++i) {
+    os << "\n  #" << i << " " << seq.ops[i];
+  }
+  return os;
+}
+
+namespace {
+
+namespace gen = rc::gen;
+
+template <class T>
+rc::Gen<T> small(T lo, T hi) {  // [lo, hi)
+  return gen::inRange<T>(lo, hi);
+}
+
+// Mostly page-aligned addresses; sometimes a byte offset (EINVAL paths).
+rc::Gen<std::uint32_t> gen_misalign() {
+  return gen::weightedOneOf<std::uint32_t>({
+      {12, gen::just<std::uint32_t>(0)},
+      {1, small<std::uint32_t>(1, kPageSize)},
+  });
+}
+
+// Lengths in bytes: mostly whole pages, sometimes 0 or a ragged tail.
+rc::Gen<std::uint64_t> gen_length() {
+  return gen::weightedOneOf<std::uint64_t>({
+      {14, gen::map(small<std::uint64_t>(1, 17),
+                    [](std::uint64_t p) { return p * kPageSize; })},
+      {2, gen::map(small<std::uint64_t>(1, kMaxLenPages + 1),
+                   [](std::uint64_t p) { return p * kPageSize; })},
+      {2, gen::map(gen::pair(small<std::uint64_t>(0, 16),
+                             small<std::uint64_t>(1, kPageSize)),
+                   [](std::pair<std::uint64_t, std::uint64_t> p) {
+                     return p.first * kPageSize + p.second;
+                   })},
+      {1, gen::just<std::uint64_t>(0)},
+  });
+}
+
+rc::Gen<Prot> gen_prot() {
+  return gen::weightedElement<Prot>(
+      {{1, Prot::kNone}, {2, Prot::kRead}, {4, Prot::kReadWrite}});
+}
+
+rc::Gen<std::uint32_t> gen_region_page() {
+  return small<std::uint32_t>(0, kRegionPages);
+}
+
+// Pages an access may touch: mostly the region, sometimes the tail of the
+// span that only long fixed mappings reach.
+rc::Gen<std::uint32_t> gen_access_page() {
+  return gen::weightedOneOf<std::uint32_t>({
+      {8, gen_region_page()},
+      {1, small<std::uint32_t>(kRegionPages, kSpanPages)},
+  });
+}
+
+// Byte offsets inside a page: the ones the files' patterns use (see
+// kernel_oracle_test.cc), so reads see file data, plus any offset.
+rc::Gen<std::uint32_t> gen_offset() {
+  return gen::weightedOneOf<std::uint32_t>({
+      {3, gen::element<std::uint32_t>(0, 1, 2048, 4095)},
+      {1, small<std::uint32_t>(0, kPageSize)},
+  });
+}
+
+rc::Gen<bool> gen_in_vma() {
+  return gen::weightedElement<bool>({{3, true}, {1, false}});
+}
+
+rc::Gen<std::uint32_t> gen_vma_index() { return small<std::uint32_t>(0, 8); }
+
+rc::Gen<OpMmap> gen_mmap() {
+  return gen::build<OpMmap>(
+      gen::set(&OpMmap::kind,
+               gen::element(MapKind::kAnonPrivate, MapKind::kFileShared,
+                            MapKind::kFilePrivate)),
+      gen::set(&OpMmap::file, small<std::uint32_t>(0, kNumFiles)),
+      // Past kFilePages: mappings that start or extend past end of file.
+      gen::set(&OpMmap::pgoff,
+               gen::weightedOneOf<std::uint32_t>({
+                   {6, small<std::uint32_t>(0, kFilePages)},
+                   {1, small<std::uint32_t>(kFilePages, kFilePages + 4)},
+               })),
+      gen::set(&OpMmap::fixed, gen::weightedElement<bool>({{3, true}, {2, false}})),
+      gen::set(&OpMmap::hint, gen::arbitrary<bool>()),
+      gen::set(&OpMmap::page, gen_region_page()),
+      gen::set(&OpMmap::misalign, gen_misalign()),
+      gen::set(&OpMmap::length, gen_length()),
+      gen::set(&OpMmap::prot, gen_prot()));
+}
+
+}  // namespace
+
+rc::Gen<OracleOp> gen_op() {
+  auto wrap = [](auto g) {
+    return gen::map(std::move(g), [](auto o) { return OracleOp{o}; });
+  };
+  return gen::weightedOneOf<OracleOp>({
+      {6, wrap(gen_mmap())},
+      {2, wrap(gen::build<OpMunmap>(
+              gen::set(&OpMunmap::page, gen_region_page()),
+              gen::set(&OpMunmap::misalign, gen_misalign()),
+              gen::set(&OpMunmap::length, gen_length())))},
+      {3, wrap(gen::build<OpMprotect>(
+              gen::set(&OpMprotect::page, gen_region_page()),
+              gen::set(&OpMprotect::misalign, gen_misalign()),
+              gen::set(&OpMprotect::length, gen_length()),
+              gen::set(&OpMprotect::prot, gen_prot())))},
+      {5, wrap(gen::build<OpRead>(gen::set(&OpRead::in_vma, gen_in_vma()),
+                                  gen::set(&OpRead::vma, gen_vma_index()),
+                                  gen::set(&OpRead::page, gen_access_page()),
+                                  gen::set(&OpRead::offset, gen_offset())))},
+      {5, wrap(gen::build<OpWrite>(
+              gen::set(&OpWrite::in_vma, gen_in_vma()),
+              gen::set(&OpWrite::vma, gen_vma_index()),
+              gen::set(&OpWrite::page, gen_access_page()),
+              gen::set(&OpWrite::offset, gen_offset()),
+              gen::set(&OpWrite::value, gen::arbitrary<std::uint8_t>())))},
+      {3, wrap(gen::build<OpZap>(
+              gen::set(&OpZap::vma, gen_vma_index()),
+              gen::set(&OpZap::first, small<std::uint32_t>(0, 16)),
+              gen::set(&OpZap::count,
+                       gen::weightedOneOf<std::uint32_t>({
+                           {6, small<std::uint32_t>(1, 8)},
+                           {1, small<std::uint32_t>(0, kMaxLenPages + 1)},
+                       }))))},
+  });
+}
+
+rc::Gen<OpSequence> gen_sequence() {
+  return gen::map(gen::container<std::vector<OracleOp>>(gen_op()),
+                  [](std::vector<OracleOp> ops) { return OpSequence{std::move(ops)}; });
+}
+
+}  // namespace mmv::oracle

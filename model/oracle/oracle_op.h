@@ -1,0 +1,118 @@
+// OracleOp: one step of a kernel-oracle sequence, as plain data.
+//
+// Ops name addresses relative to the scratch base (page index + byte
+// misalignment), never absolute addresses, and a zap names "the n-th VMA"
+// rather than an address: every op is meaningful in any state, so RapidCheck
+// can drop or shrink ops freely and each shrunk sequence still replays.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <variant>
+#include <vector>
+
+#include <rapidcheck.h>
+
+#include "model/addr.h"
+
+namespace mmv::oracle {
+
+// Geometry of the scratch region, in pages from its base. Generated
+// addresses start in [0, kRegionPages); lengths reach at most kMaxLenPages,
+// so everything an op can touch lies in the observed span [0, kSpanPages).
+inline constexpr std::uint64_t kRegionPages = 64;
+inline constexpr std::uint64_t kMaxLenPages = 32;
+inline constexpr std::uint64_t kSpanPages = kRegionPages + kMaxLenPages;
+inline constexpr int kNumFiles = 2;
+inline constexpr std::uint64_t kFilePages = 12;
+
+enum class MapKind : std::uint8_t { kAnonPrivate, kFileShared, kFilePrivate };
+
+// Only these three protections are generated. process_vm_readv/writev go
+// through GUP, which refuses to read a VMA without VM_READ even where a CPU
+// load would succeed (x86 makes PROT_WRITE-only and PROT_EXEC-only pages
+// readable), so PROT_WRITE without PROT_READ and exec-only would report
+// false disagreements.
+enum class Prot : std::uint8_t { kNone, kRead, kReadWrite };
+
+struct OpMmap {
+  MapKind kind = MapKind::kAnonPrivate;
+  std::uint32_t file = 0;   // file kinds: which temp file
+  std::uint32_t pgoff = 0;  // file kinds: first file page (may be past EOF)
+  bool fixed = true;        // MAP_FIXED_NOREPLACE; else first fit
+  bool hint = false;        // !fixed: pass page/misalign as a hint, else 0
+  std::uint32_t page = 0;
+  std::uint32_t misalign = 0;  // bytes added to the address (edge cases)
+  std::uint64_t length = 0;    // bytes; may be 0 or unaligned
+  Prot prot = Prot::kReadWrite;
+};
+
+struct OpMunmap {
+  std::uint32_t page = 0;
+  std::uint32_t misalign = 0;
+  std::uint64_t length = 0;
+};
+
+struct OpMprotect {
+  std::uint32_t page = 0;
+  std::uint32_t misalign = 0;
+  std::uint64_t length = 0;
+  Prot prot = Prot::kRead;
+};
+
+// One byte, read or written through process_vm_readv/writev. With `in_vma`,
+// `page` counts from the start of the model's (vma % n)-th VMA (modulo its
+// size) at execution time, so that most accesses hit a mapping whatever the
+// ops before them did; without it (or with no VMA) it counts from the base.
+struct OpRead {
+  bool in_vma = false;
+  std::uint32_t vma = 0;
+  std::uint32_t page = 0;
+  std::uint32_t offset = 0;
+};
+
+struct OpWrite {
+  bool in_vma = false;
+  std::uint32_t vma = 0;
+  std::uint32_t page = 0;
+  std::uint32_t offset = 0;
+  std::uint8_t value = 0;
+};
+
+// madvise(MADV_DONTNEED) on the kernel, zap_page_range_single on the model,
+// over pages [first, first + count) of the model's (vma % n)-th VMA, with
+// first and count clamped into that VMA at execution time. No VMA: no-op.
+struct OpZap {
+  std::uint32_t vma = 0;
+  std::uint32_t first = 0;
+  std::uint32_t count = 0;
+};
+
+struct OracleOp {
+  std::variant<OpMmap, OpMunmap, OpMprotect, OpRead, OpWrite, OpZap> op;
+};
+
+// A whole sequence; printed one op per line.
+struct OpSequence {
+  std::vector<OracleOp> ops;
+};
+
+const char* prot_name(Prot p);
+int prot_bits(Prot p);  // PROT_* for the kernel
+std::ostream& operator<<(std::ostream& os, const OracleOp& op);
+std::ostream& operator<<(std::ostream& os, const OpSequence& seq);
+
+rc::Gen<OracleOp> gen_op();
+// Sequences of 0..size ops (RapidCheck's size; max_size bounds the length).
+rc::Gen<OpSequence> gen_sequence();
+
+}  // namespace mmv::oracle
+
+namespace rc {
+template <>
+struct Arbitrary<mmv::oracle::OpSequence> {
+  static Gen<mmv::oracle::OpSequence> arbitrary() {
+    return mmv::oracle::gen_sequence();
+  }
+};
+}  // namespace rc
