@@ -156,7 +156,10 @@ void System::fault_around(const Vma& v, Addr addr) {
   // Clamped to end of file, a window of one page maps nothing: measured on
   // the host kernel (6.18), where a fault past EOF whose window is [last
   // page, EOF page] leaves the last page unmapped, while a wider window maps
-  // every cached page before EOF.
+  // every cached page before EOF. Known gap: once the same open file has
+  // taken a read fault before, the kernel does map that one page (readahead
+  // state kept per open file, which the model does not track); the oracle
+  // finds this only in sequences much longer than its default 40 ops.
   std::uint64_t end = from;
   while (end < to && v.file_index(at(end)) < file.size_pages) ++end;
   if (end - from < 2) return;

@@ -39,7 +39,8 @@
 //    read fault that then fails (SIGBUS past end of file, ENOMEM for the
 //    page-cache folio) keeps what fault-around mapped: the one case besides
 //    mprotect where a failed operation changes state. Clamped to end of file,
-//    a window of a single page maps nothing (measured on the host kernel).
+//    a window of a single page maps nothing (measured on the host kernel for
+//    a freshly opened file; see fault_around for the known gap).
 //  - VM_ACCOUNT is set on private writable areas at mmap, and by mprotect
 //    when a private area first becomes writable; it is never cleared, so an
 //    area that was once writable no longer merges with one that never was.
