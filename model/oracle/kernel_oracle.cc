@@ -404,7 +404,15 @@ std::vector<std::string> Oracle::finish() {
   return bad;
 }
 
+namespace {
+OracleTotals totals;
+}  // namespace
+
+OracleTotals oracle_totals() { return totals; }
+
 std::optional<std::string> run_sequence(const OpSequence& seq) {
+  ++totals.sequences;
+  totals.ops += seq.ops.size();
   std::string why;
   const auto base = scratch_base(&why);
   if (!base) return "kernel oracle setup: " + why;

@@ -63,4 +63,11 @@ class Oracle {
 // the disagreements.
 std::optional<std::string> run_sequence(const OpSequence& seq);
 
+// What run_sequence has checked in this process, for the job summary.
+struct OracleTotals {
+  std::uint64_t sequences = 0;
+  std::uint64_t ops = 0;
+};
+OracleTotals oracle_totals();
+
 }  // namespace mmv::oracle

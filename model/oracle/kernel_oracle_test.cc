@@ -58,6 +58,8 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <cstdio>
+
 #include "model/oracle/kernel_oracle.h"
 #include "model/oracle/oracle_op.h"
 #include "testing/rc_default_params.h"
@@ -70,6 +72,22 @@ MMV_RC_DEFAULT_PARAMS("seed=20250601 max_success=1000 max_size=40");
 RC_GTEST_PROP(KernelOracle, ModelMatchesKernel, (const OpSequence& seq)) {
   if (auto report = run_sequence(seq)) RC_FAIL(*report);
 }
+
+// One line for scripts/verify's summary: what this process really compared.
+class PrintTotals : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    const OracleTotals t = oracle_totals();
+    if (t.sequences == 0) return;
+    std::printf(
+        "oracle: %llu sequences, %llu ops, each compared on results, pagemap "
+        "present bits, page contents, file bytes and VMA layout\n",
+        static_cast<unsigned long long>(t.sequences),
+        static_cast<unsigned long long>(t.ops));
+  }
+};
+[[maybe_unused]] ::testing::Environment* const print_totals =
+    ::testing::AddGlobalTestEnvironment(new PrintTotals);
 
 // Directed sequences: the edge cases the issue names, run every time
 // whatever the random generator picks.
