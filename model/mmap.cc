@@ -85,22 +85,20 @@ Result<Addr> System::mmap(const MmapRequest& req) {
 }
 
 void System::merge_around(Addr start) {
+  // `keep` takes over the range of the area right after it.
+  auto absorb = [this](auto keep, auto drop) {
+    keep->second.end = drop->second.end;
+    if (keep->second.anon_vma == 0) keep->second.anon_vma = drop->second.anon_vma;
+    vmas_.erase(drop);
+  };
   auto it = vmas_.find(start);
-  if (it != vmas_.begin()) {
+  if (it != vmas_.begin() && vmas_mergeable(std::prev(it)->second, it->second)) {
     auto prev = std::prev(it);
-    if (vmas_mergeable(prev->second, it->second)) {
-      prev->second.end = it->second.end;
-      if (prev->second.anon_vma == 0) prev->second.anon_vma = it->second.anon_vma;
-      vmas_.erase(it);
-      it = prev;
-    }
+    absorb(prev, it);
+    it = prev;
   }
-  auto next = std::next(it);
-  if (next != vmas_.end() && vmas_mergeable(it->second, next->second)) {
-    it->second.end = next->second.end;
-    if (it->second.anon_vma == 0) it->second.anon_vma = next->second.anon_vma;
-    vmas_.erase(next);
-  }
+  if (auto next = std::next(it); next != vmas_.end() && vmas_mergeable(it->second, next->second))
+    absorb(it, next);
 }
 
 int System::splits_needed(Addr lo, Addr hi) const {
