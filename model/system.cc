@@ -8,6 +8,24 @@ namespace mmv::model {
 System::System(Addr window_lo, Addr window_hi)
     : window_lo_(window_lo), window_hi_(window_hi) {}
 
+System System::from_parts(Parts p) {
+  System s(p.window_lo, p.window_hi);
+  s.users_ = Refcount(p.users);
+  s.count_ = Refcount(p.count);
+  s.freed_ = p.freed;
+  s.vmas_ = std::move(p.vmas);
+  s.pt_ = std::move(p.pt);
+  s.folios_ = std::move(p.folios);
+  s.next_folio_ = p.next_folio;
+  s.next_anon_vma_ = p.next_anon_vma;
+  s.files_ = std::move(p.files);
+  s.next_file_ = p.next_file;
+  s.zap_rejections_ = p.zap_rejections;
+  s.fail_next_alloc_ = p.fail_next_alloc;
+  s.bugs_ = std::move(p.bugs);
+  return s;
+}
+
 bool System::try_alloc() {
   if (fail_next_alloc_) {
     fail_next_alloc_ = false;

@@ -238,6 +238,28 @@ class System {
 
   friend bool operator==(const System&, const System&) = default;
 
+  // Everything a System consists of, so that another implementation's
+  // observed state (impl/observe.h) can be turned into a System and
+  // compared with == and diff().
+  struct Parts {
+    Addr window_lo = kMmapMinAddr;
+    Addr window_hi = kTaskSize;
+    std::uint32_t users = 1;
+    std::uint32_t count = 1;
+    bool freed = false;
+    std::map<Addr, Vma> vmas;
+    PageTable pt;
+    std::map<FolioId, Folio> folios;
+    FolioId next_folio = 1;
+    std::uint64_t next_anon_vma = 1;
+    std::map<FileId, File> files;
+    FileId next_file = 1;
+    std::uint64_t zap_rejections = 0;
+    bool fail_next_alloc = false;
+    std::vector<std::string> bugs;
+  };
+  static System from_parts(Parts p);
+
  private:
   // lifetime.cc
   Status require_live();  // reports a call on a freed mm

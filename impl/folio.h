@@ -1,0 +1,127 @@
+// Folio and Page: physical memory. A Folio is 1 page (order 0) or 512 pages
+// (order 9, a THP); each Page knows its folio and its index in it, and holds
+// its 4 KiB of data, allocated on the first store (a page never written reads
+// as zeros). Page-table entries point at Pages (impl/page_table.h).
+//
+// Thread safety:
+//  - refcount, pins, dirty and accessed are atomics, changed by anyone who
+//    holds a reference (or a lock that keeps one alive).
+//  - Page data is an array of relaxed atomic bytes: CPU loads and stores
+//    through different mappings may race, as on real hardware, and TSan
+//    must not call that a bug.
+//  - kind, order, id, file and index never change after construction.
+//
+// Invariants (checked by Mm::check_invariants through the observation):
+//  1. refcount == mappings (present PTEs, or the one PMD, mapping it)
+//                 + 1 if kind == kPageCache (the cache's reference)
+//                 + pins (caller references: Kernel::alloc_page's).
+//  2. a folio is deleted by whoever drops its refcount to 0, never before
+//     the TLB flush that follows clearing its last mapping (impl/mmu_gather.h).
+//  3. dirty and accessed stay false for kAnon folios.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "impl/refcount.h"
+#include "model/folio.h"
+#include "model/page_bytes.h"
+
+namespace mmv::impl {
+
+class Folio;
+
+// Told when a folio it owns is freed (Kernel keeps a registry of live
+// driver pages this way).
+class FolioOwner {
+ public:
+  virtual void folio_freed(Folio& f) = 0;
+
+ protected:
+  ~FolioOwner() = default;
+};
+
+class alignas(8) Page {
+ public:
+  Page() = default;
+  Page(const Page&) = delete;
+  Page& operator=(const Page&) = delete;
+  ~Page() { delete[] data_.load(std::memory_order_relaxed); }
+
+  Folio* folio() const { return folio_; }  // null for the zero page
+  std::uint32_t index() const { return index_; }
+  bool is_zero_page() const { return folio_ == nullptr; }
+
+  std::uint8_t load(std::uint32_t offset) const;
+  // Not for the zero page (it is never mapped writable).
+  void store(std::uint32_t offset, std::uint8_t value);
+  void copy_from(const Page& src);
+  PageBytes bytes() const;
+  void set_bytes(const PageBytes& b);
+
+  // The shared zero page: always zero, mapped read-only, not a counted folio.
+  static Page& zero_page();
+
+ private:
+  friend class Folio;
+  std::atomic<std::uint8_t>* ensure_data();
+
+  Folio* folio_ = nullptr;
+  std::uint32_t index_ = 0;
+  std::atomic<std::atomic<std::uint8_t>*> data_{nullptr};
+};
+
+class alignas(16) Folio {
+ public:
+  // refcount starts at `refs`. order is 0 or 9.
+  Folio(FolioId id, FolioKind kind, unsigned order, std::uint32_t refs,
+        FolioOwner* owner = nullptr);
+  Folio(const Folio&) = delete;
+  Folio& operator=(const Folio&) = delete;
+
+  FolioId id() const { return id_; }
+  FolioKind kind() const { return kind_; }
+  unsigned order() const { return order_; }
+  std::uint32_t nr_pages() const { return 1u << order_; }
+  Page& page(std::uint32_t i) { return order_ == 0 ? small_ : large_[i]; }
+  const Page& page(std::uint32_t i) const { return order_ == 0 ? small_ : large_[i]; }
+
+  AtomicRefcount& refcount() { return refcount_; }
+  const AtomicRefcount& refcount() const { return refcount_; }
+  std::atomic<std::uint32_t>& pins() { return pins_; }
+  std::uint32_t pins() const { return pins_.load(std::memory_order_acquire); }
+  bool dirty() const { return dirty_.load(std::memory_order_acquire); }
+  void set_dirty() { dirty_.store(true, std::memory_order_release); }
+  bool test_and_clear_dirty() { return dirty_.exchange(false, std::memory_order_acq_rel); }
+  bool accessed() const { return accessed_.load(std::memory_order_acquire); }
+  void set_accessed() { accessed_.store(true, std::memory_order_release); }
+
+  // Page-cache folios only.
+  FileId file() const { return file_; }
+  std::uint64_t index() const { return index_; }
+  void set_cache_slot(FileId f, std::uint64_t index) {
+    file_ = f;
+    index_ = index;
+  }
+
+  // Drops one reference; deletes the folio on the last. Returns whether it
+  // did. The caller must have flushed the TLB of every mapping it removed.
+  bool put();
+
+ private:
+  FolioOwner* const owner_;
+  const FolioId id_;
+  const FolioKind kind_;
+  const unsigned order_;
+  AtomicRefcount refcount_;
+  std::atomic<std::uint32_t> pins_{0};
+  std::atomic<bool> dirty_{false};
+  std::atomic<bool> accessed_{false};
+  FileId file_ = 0;
+  std::uint64_t index_ = 0;
+  Page small_;                      // order 0
+  std::unique_ptr<Page[]> large_;  // order 9
+};
+
+}  // namespace mmv::impl

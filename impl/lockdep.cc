@@ -1,0 +1,97 @@
+#include "impl/lockdep.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <vector>
+
+namespace mmv::impl::lockdep {
+namespace {
+
+void default_report(const std::string& report) {
+  std::fprintf(stderr, "lockdep: %s\n", report.c_str());
+  std::abort();
+}
+
+std::atomic<ReportHandler> g_handler{&default_report};
+
+}  // namespace
+
+const char* class_name(LockClass c) {
+  switch (c) {
+    case LockClass::kWriteback: return "writeback";
+    case LockClass::kMmap: return "mmap";
+    case LockClass::kVma: return "vma";
+    case LockClass::kFileMappings: return "file_mappings";
+    case LockClass::kPageTableLock: return "page_table_lock";
+    case LockClass::kPmd: return "pmd";
+    case LockClass::kPte: return "pte";
+    case LockClass::kPageCache: return "page_cache";
+    case LockClass::kWorkQueue: return "work_queue";
+  }
+  return "?";
+}
+
+ReportHandler set_report_handler(ReportHandler h) { return g_handler.exchange(h); }
+
+#if MMV_LOCKDEP
+namespace {
+
+struct Held {
+  LockClass cls;
+  const void* lock;
+};
+
+thread_local std::vector<Held> t_held;
+
+// Classes of which one thread may hold two: VMA read locks are only ever
+// try-locked by readers, and a writer marks several VMAs in turn (each
+// taken and dropped at once), so two VMA locks never wait on each other.
+bool may_nest(LockClass c) { return c == LockClass::kVma; }
+
+void report(const std::string& what) {
+  std::ostringstream os;
+  os << what << "; held by this thread:";
+  for (const Held& h : t_held) os << ' ' << class_name(h.cls) << '@' << h.lock;
+  g_handler.load()(os.str());
+}
+
+}  // namespace
+
+void acquire(LockClass c, const void* lock, bool trylock) {
+  if (!trylock) {
+    for (const Held& h : t_held) {
+      if (h.lock == lock) {
+        report(std::string("recursive acquire of ") + class_name(c) + " lock");
+        break;
+      }
+      if (h.cls > c) {
+        report(std::string("lock order inversion: ") + class_name(c) +
+               " taken while holding " + class_name(h.cls));
+        break;
+      }
+      if (h.cls == c && !may_nest(c)) {
+        report(std::string("two ") + class_name(c) + " locks nested");
+        break;
+      }
+    }
+  }
+  t_held.push_back({c, lock});
+}
+
+void release(LockClass c, const void* lock) {
+  for (auto it = t_held.rbegin(); it != t_held.rend(); ++it) {
+    if (it->cls == c && it->lock == lock) {
+      t_held.erase(std::next(it).base());
+      return;
+    }
+  }
+  report(std::string("release of a ") + class_name(c) +
+         " lock this thread does not hold (released on another thread?)");
+}
+
+int held_count() { return static_cast<int>(t_held.size()); }
+#endif
+
+}  // namespace mmv::impl::lockdep

@@ -1,0 +1,67 @@
+// MmapLock: an mm's mmap read/write lock (the kernel's mmap_lock), with the
+// sequence number that the per-VMA locks are built on (SPEC.md section 2).
+//
+// Thread safety: a reader/writer lock; lock and unlock on the same thread.
+//
+// Invariants:
+//  1. seq() changes only in unlock(): each write-locked period has its own
+//     number, seq() while it lasts. A VMA whose vm_lock_seq equals seq() is
+//     write-locked by the current writer (impl/vma.h); unlock() ends every
+//     such VMA write lock at once by moving seq() on.
+//  2. seq() is published with release in unlock() and read with acquire, so
+//     a VMA reader that sees the new number also sees every change the
+//     writer made to the VMAs before it unlocked.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <shared_mutex>
+
+#include "impl/lockdep.h"
+#include "impl/thread_annotations.h"
+
+namespace mmv::impl {
+
+class MMV_CAPABILITY("mmap_lock") MmapLock {
+ public:
+  MmapLock() = default;
+  MmapLock(const MmapLock&) = delete;
+  MmapLock& operator=(const MmapLock&) = delete;
+
+  void lock() MMV_ACQUIRE() {
+    lockdep::acquire(lockdep::LockClass::kMmap, this);
+    rw_.lock();
+  }
+  void unlock() MMV_RELEASE() {
+    seq_.fetch_add(1, std::memory_order_release);
+    lockdep::release(lockdep::LockClass::kMmap, this);
+    rw_.unlock();
+  }
+  void lock_shared() MMV_ACQUIRE_SHARED() {
+    lockdep::acquire(lockdep::LockClass::kMmap, this);
+    rw_.lock_shared();
+  }
+  bool try_lock_shared() MMV_TRY_ACQUIRE_SHARED(true) {
+    if (!rw_.try_lock_shared()) return false;
+    lockdep::acquire(lockdep::LockClass::kMmap, this, /*trylock=*/true);
+    return true;
+  }
+  void unlock_shared() MMV_RELEASE_SHARED() {
+    lockdep::release(lockdep::LockClass::kMmap, this);
+    rw_.unlock_shared();
+  }
+
+  // For guards, whose ownership of this lock Clang cannot see: tells the
+  // analysis the lock is held (no runtime check).
+  void assert_held() const MMV_ASSERT_CAPABILITY(this) {}
+  void assert_held_shared() const MMV_ASSERT_SHARED_CAPABILITY(this) {}
+
+  // The kernel's mm_lock_seq.
+  std::uint64_t seq() const { return seq_.load(std::memory_order_acquire); }
+
+ private:
+  std::shared_mutex rw_;
+  std::atomic<std::uint64_t> seq_{0};
+};
+
+}  // namespace mmv::impl

@@ -1,0 +1,104 @@
+#include "impl/rcu.h"
+
+#include <urcu/urcu-memb.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#if defined(__SANITIZE_THREAD__)
+#define MMV_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MMV_TSAN 1
+#endif
+#endif
+#ifndef MMV_TSAN
+#define MMV_TSAN 0
+#endif
+
+namespace mmv::impl::rcu {
+
+Rcu kRcu;
+
+namespace {
+
+// Registers the thread with liburcu on first use and unregisters it at
+// thread exit; a registered thread that exits without unregistering would
+// leave liburcu waiting on a reader that no longer exists.
+struct Registration {
+  Registration() { urcu_memb_register_thread(); }
+  ~Registration() { urcu_memb_unregister_thread(); }
+};
+
+thread_local int t_depth = 0;
+
+#if MMV_TSAN
+std::atomic<unsigned long> g_readers_done{0};
+#endif
+
+std::mutex g_retired_mu;
+std::vector<std::function<void()>> g_retired;  // guarded by g_retired_mu
+std::mutex g_reclaim_mu;  // one grace period + free pass at a time
+
+void grace_period_and_free() {
+  std::lock_guard<std::mutex> one_at_a_time(g_reclaim_mu);
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> g(g_retired_mu);
+    batch.swap(g_retired);
+  }
+  if (batch.empty()) return;
+  urcu_memb_synchronize_rcu();
+#if MMV_TSAN
+  (void)g_readers_done.load(std::memory_order_acquire);
+#endif
+  for (auto& f : batch) f();
+}
+
+}  // namespace
+
+ReadGuard::ReadGuard() {
+  thread_local Registration registration;
+  if (t_depth++ == 0) urcu_memb_read_lock();
+}
+
+ReadGuard::~ReadGuard() {
+  if (--t_depth == 0) {
+#if MMV_TSAN
+    g_readers_done.fetch_add(1, std::memory_order_release);
+#endif
+    urcu_memb_read_unlock();
+  }
+}
+
+bool in_read_section() { return t_depth > 0; }
+
+void retire(std::function<void()> free) {
+  std::lock_guard<std::mutex> g(g_retired_mu);
+  g_retired.push_back(std::move(free));
+}
+
+std::size_t pending() {
+  std::lock_guard<std::mutex> g(g_retired_mu);
+  return g_retired.size();
+}
+
+void reclaim(std::size_t threshold) {
+  if (in_read_section() || pending() <= threshold) return;
+  grace_period_and_free();
+}
+
+void barrier() {
+  if (in_read_section()) {
+    std::fprintf(stderr, "rcu::barrier() inside a read section would wait for itself\n");
+    std::abort();
+  }
+  // A freed object may retire more (a snapshot retiring its VMAs); loop.
+  while (pending() > 0) grace_period_and_free();
+}
+
+}  // namespace mmv::impl::rcu

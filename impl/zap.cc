@@ -1,0 +1,202 @@
+// The zap path (SPEC.md section 5): VmaRef::zap_page_range_single and the
+// leaf clearing shared with munmap and exit_mmap, plus vm_insert_page and
+// the guards' lookups.
+//
+// zap_range walks PGD -> PUD -> PMD -> PTE, skipping empty upper entries,
+// so its cost is the present pages plus the tables visited. Per PTE table
+// it takes the PTL once, clears the entries, moves dirty/young to file
+// folios, adjusts rss and gathers the folio references; the gather is
+// flushed (TLB, then put) whenever it fills, with the PTL dropped. A THP
+// leaf fully inside the range is removed whole; one cut by the range is
+// split into PTEs first. No table is freed.
+#include <algorithm>
+
+#include "impl/mm.h"
+#include "impl/mmu_gather.h"
+
+namespace mmv::impl {
+
+void MmuGather::flush() {
+  if (n_ == 0) return;
+  // The "TLB flush": from here on no CPU can reach these pages through a
+  // stale translation, so the references may go.
+  mm_.tlb_flushes_.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < n_; ++i) batch_[i]->put();
+  n_ = 0;
+}
+
+void Mm::split_pmd(Addr block) {
+  PmdTable* pmd = pt_.pmd_table(block);
+  if (!pmd) return;
+  const unsigned i = pmd_index(block);
+  MutexLock g(pmd->lock());
+  const Pmd e = pmd->get(i);
+  if (!e.is_leaf()) return;
+  PteTable* t = pmd->withdraw(i);
+  Folio* f = e.folio();
+  for (unsigned k = 0; k < kPagesPerPmd; ++k)
+    t->set_unpublished(k, Pte::make(&f->page(k), e.writable(), e.dirty(), e.young()));
+  f->refcount().add(kPagesPerPmd - 1);  // one reference per PTE now
+  pmd->set(i, Pmd::table(t));           // publishes the filled table
+  pt_.count_pte_table(1);
+}
+
+void Mm::zap_range(Addr lo, Addr hi, MmuGather& tlb) {
+  for (Addr pgd_base = pgd_down(lo); pgd_base < hi; pgd_base += kPgdSize) {
+    PudTable* pud = pt_.pud_table(pgd_base);
+    if (!pud) continue;
+    const Addr pud_hi = std::min(pgd_base + kPgdSize, hi);
+    for (Addr pud_base = std::max(pgd_base, pud_down(lo)); pud_base < pud_hi; pud_base += kPudSize) {
+      PmdTable* pmd = pud->e[pud_index(pud_base)].load(std::memory_order_acquire);
+      if (!pmd) continue;
+      const Addr pmd_hi = std::min(pud_base + kPudSize, hi);
+      for (Addr b = std::max(pud_base, pmd_down(lo)); b < pmd_hi; b += kPmdSize) {
+        const unsigned pi = pmd_index(b);
+        Pmd e = pmd->get(pi);
+        if (e.none()) continue;
+        const Addr from = std::max(lo, b), to = std::min(hi, b + kPmdSize);
+        if (e.is_leaf()) {
+          if (from == b && to == b + kPmdSize) {
+            Folio* f = nullptr;
+            {
+              MutexLock g(pmd->lock());
+              e = pmd->get(pi);
+              if (e.is_leaf()) {
+                pmd->set(pi, Pmd());
+                delete pmd->withdraw(pi);
+                f = e.folio();
+              }
+            }
+            if (f) {
+              rss_add(FolioKind::kAnon, -static_cast<std::int64_t>(kPagesPerPmd));
+              if (!tlb.has_room(1)) tlb.flush();
+              tlb.add(f);
+              continue;
+            }
+          } else {
+            split_pmd(b);
+          }
+          e = pmd->get(pi);
+        }
+        PteTable* t = e.pte_table();
+        if (!t) continue;
+        unsigned i = pte_index(from);
+        const unsigned end = i + static_cast<unsigned>((to - from) >> kPageShift);
+        while (i < end) {
+          {
+            MutexLock g(t->ptl());
+            std::int64_t anon = 0, file = 0;
+            for (; i < end && !tlb.full(); ++i) {
+              if (t->get(i).none()) continue;
+              const Pte p = t->clear(i);
+              Page* page = p.page();
+              if (page->is_zero_page()) continue;
+              Folio* f = page->folio();
+              if (f->kind() == FolioKind::kAnon) {
+                ++anon;
+              } else {
+                // The data must still reach the disk, and reclaim must see
+                // the use.
+                if (p.dirty()) f->set_dirty();
+                if (p.young()) f->set_accessed();
+                ++file;
+              }
+              tlb.add(f);
+            }
+            if (anon) rss_add(FolioKind::kAnon, -anon);
+            if (file) rss_add(FolioKind::kPageCache, -file);
+          }
+          if (tlb.full()) tlb.flush();  // with the PTL dropped
+        }
+      }
+    }
+  }
+  // The page tables themselves stay: that is munmap's job, not zap's.
+}
+
+ZapOutcome VmaRef::zap_page_range_single(Addr address, std::uint64_t size) {
+  // The Rust wrapper's checks: a silent return, which we count.
+  if (address + size < address || address < start_ || address + size > end_) {
+    mm_->zap_rejections_.fetch_add(1, std::memory_order_relaxed);
+    return ZapOutcome::kRejected;
+  }
+  if (size == 0) return ZapOutcome::kZapped;
+  MmuGather tlb(*mm_);
+  mm_->zap_range(page_down(address), page_down(address + size - 1) + kPageSize, tlb);
+  return ZapOutcome::kZapped;
+}
+
+VmaMixedMap* VmaRef::as_mixedmap_vma() {
+  // Every VMA is allocated as a VmaMixedMap (invariant 4 in impl/vma.h).
+  return (flags_ & flags::kMixedMap) ? static_cast<VmaMixedMap*>(this) : nullptr;
+}
+
+Status VmaMixedMap::vm_insert_page(Addr addr, Page& page) {
+  if (!contains(addr)) return Errc::kFault;
+  Folio* f = page.folio();
+  if (!f || f->kind() == FolioKind::kAnon || f->order() != 0 || f->refcount().value() == 0)
+    return Errc::kInval;
+  Mm& mm = this->mm();
+  if (mm.pt_.missing_tables(addr, false) > 0 && !mm.kernel_.try_alloc()) return Errc::kNoMem;
+  PteTable* t = mm.pt_.ensure_pte_table(addr);
+  if (!t || !t->get(pte_index(addr)).none()) return Errc::kBusy;
+  // vma->vm_page_prot: writable only in a shared writable VMA; a private
+  // one copies on the first write.
+  const bool writable = (flags() & flags::kWrite) && (flags() & flags::kShared);
+  f->refcount().inc();
+  if (!mm.install_pte(*t, page_down(addr), Pte::make(&page, writable, false, false)))
+    return Errc::kBusy;
+  return {};
+}
+
+VmaRef* MmapReadGuard::vma_lookup(Addr addr) const {
+  // The guard holds the mmap lock shared; Clang cannot tie the guard object
+  // to mm_.mmap_lock_, so it is asserted here.
+  mm_.mmap_lock_.assert_held_shared();
+  return mm_.find_vma(addr);
+}
+
+VmaRef* MmapWriteGuard::vma_lookup(Addr addr) const {
+  mm_.mmap_lock_.assert_held();
+  return mm_.find_vma(addr);
+}
+
+std::optional<MmapReadGuard> MmapReadGuard::try_lock(MmWithUser& mm)
+    MMV_NO_THREAD_SAFETY_ANALYSIS {
+  // The lock taken here is handed to the guard inside the optional, where
+  // the analysis cannot follow it.
+  if (!mm.mmap_lock_.try_lock_shared()) return std::nullopt;
+  return std::optional<MmapReadGuard>(std::in_place, mm, Adopt());
+}
+
+Result<ZapOutcome> MmWithUser::zap_page_range_single(Addr vma_addr, Addr address,
+                                                      std::uint64_t size) {
+  MmapReadGuard g(*this);
+  VmaRef* v = g.vma_lookup(vma_addr);
+  if (!v) return Errc::kNoVma;
+  return v->zap_page_range_single(address, size);
+}
+
+Status MmWithUser::vm_insert_page(Addr vma_addr, Addr addr, FolioId page) {
+  MmapReadGuard g(*this);
+  VmaRef* v = g.vma_lookup(vma_addr);
+  VmaMixedMap* mixed = v ? v->as_mixedmap_vma() : nullptr;
+  if (!mixed) return Errc::kNoVma;
+  if (!mixed->contains(addr)) return Errc::kFault;
+  Folio* f = kernel_.get_insertable_folio(page);
+  if (!f) return Errc::kInval;
+  Status s = mixed->vm_insert_page(addr, f->page(0));
+  f->put();
+  return s;
+}
+
+std::vector<Vma> MmWithUser::vmas() {
+  MmapReadGuard g(*this);
+  mmap_lock_.assert_held_shared();
+  std::vector<Vma> out;
+  for (const auto& [start, v] : vmas_)
+    out.push_back(Vma{v->start_, v->end_, v->flags_, v->backing_, v->anon_vma()});
+  return out;
+}
+
+}  // namespace mmv::impl
