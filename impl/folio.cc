@@ -2,15 +2,16 @@
 
 #include <cassert>
 
+#include "impl/page_alloc.h"
+
 namespace mmv::impl {
 
 std::atomic<std::uint8_t>* Page::ensure_data() {
   auto* d = data_.load(std::memory_order_acquire);
   if (d) return d;
-  auto* fresh = new std::atomic<std::uint8_t>[kPageSize];
-  for (std::uint32_t i = 0; i < kPageSize; ++i) fresh[i].store(0, std::memory_order_relaxed);
+  auto* fresh = alloc_frame();
   if (data_.compare_exchange_strong(d, fresh, std::memory_order_acq_rel)) return fresh;
-  delete[] fresh;  // another thread published first
+  free_frame(fresh);  // another thread published first
   return d;
 }
 
@@ -43,6 +44,10 @@ PageBytes Page::bytes() const {
 
 void Page::set_bytes(const PageBytes& b) {
   for (const auto& [off, v] : b.nonzero()) store(off, v);
+}
+
+Page::~Page() {
+  if (auto* d = data_.load(std::memory_order_relaxed)) free_frame(d);
 }
 
 Page& Page::zero_page() {

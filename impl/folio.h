@@ -47,7 +47,7 @@ class alignas(8) Page {
   Page() = default;
   Page(const Page&) = delete;
   Page& operator=(const Page&) = delete;
-  ~Page() { delete[] data_.load(std::memory_order_relaxed); }
+  ~Page();
 
   Folio* folio() const { return folio_; }  // null for the zero page
   std::uint32_t index() const { return index_; }

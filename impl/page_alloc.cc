@@ -1,0 +1,96 @@
+#include "impl/page_alloc.h"
+
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define MMV_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MMV_ASAN 1
+#endif
+#endif
+#ifndef MMV_ASAN
+#define MMV_ASAN 0
+#endif
+
+namespace mmv::impl {
+namespace {
+
+using FramePtr = std::atomic<std::uint8_t>*;
+
+// The frame is not yet visible to any other thread (it is published by a
+// release CAS in Page::ensure_data), so plain stores are enough; one memset
+// is much cheaper than 4096 atomic byte stores.
+void zero(FramePtr f) {
+  static_assert(sizeof(std::atomic<std::uint8_t>) == 1);
+  std::memset(static_cast<void*>(f), 0, kPageSize);
+}
+
+FramePtr new_frame() {
+  auto* f = new std::atomic<std::uint8_t>[kPageSize];
+  zero(f);
+  return f;
+}
+
+#if !MMV_ASAN
+constexpr std::size_t kCacheMax = 1024;
+
+struct Shared {
+  std::mutex mu;
+  std::vector<FramePtr> frames;
+};
+Shared& shared() {
+  static auto* s = new Shared;  // never destroyed: threads may exit after main
+  return *s;
+}
+
+struct ThreadCache {
+  std::vector<FramePtr> frames;
+  ~ThreadCache() {
+    std::lock_guard<std::mutex> g(shared().mu);
+    shared().frames.insert(shared().frames.end(), frames.begin(), frames.end());
+  }
+};
+thread_local ThreadCache t_cache;
+#endif
+
+}  // namespace
+
+std::atomic<std::uint8_t>* alloc_frame() {
+#if MMV_ASAN
+  return new_frame();
+#else
+  auto& mine = t_cache.frames;
+  if (mine.empty()) {
+    std::lock_guard<std::mutex> g(shared().mu);
+    auto& all = shared().frames;
+    const std::size_t take = std::min(all.size(), kCacheMax / 2);
+    mine.insert(mine.end(), all.end() - static_cast<std::ptrdiff_t>(take), all.end());
+    all.resize(all.size() - take);
+  }
+  if (mine.empty()) return new_frame();
+  FramePtr f = mine.back();
+  mine.pop_back();
+  zero(f);  // zeroed on allocation, like __GFP_ZERO, not on free
+  return f;
+#endif
+}
+
+void free_frame(std::atomic<std::uint8_t>* frame) {
+#if MMV_ASAN
+  delete[] frame;
+#else
+  auto& mine = t_cache.frames;
+  mine.push_back(frame);
+  if (mine.size() >= kCacheMax) {
+    std::lock_guard<std::mutex> g(shared().mu);
+    auto& all = shared().frames;
+    all.insert(all.end(), mine.begin() + kCacheMax / 2, mine.end());
+    mine.resize(kCacheMax / 2);
+  }
+#endif
+}
+
+}  // namespace mmv::impl
