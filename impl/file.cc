@@ -81,10 +81,13 @@ void File::writeback() {
     }
   }
   for (auto& [index, f] : dirty) {
-    // folio_mkclean first: a store after it faults and re-dirties the
-    // folio, so clearing dirty below can never lose it.
-    for (Mm* mm : mms) mm->mkclean(*this, *f);
+    // Clear dirty, then write-protect, then copy. A store before the
+    // write-protection is in the copy; a store after it faults and dirties
+    // the folio again. (Write-protecting first would let a write fault in
+    // between make the PTE writable and then lose its dirty mark to the
+    // clear, and later stores would never fault.)
     if (!f->test_and_clear_dirty()) continue;
+    for (Mm* mm : mms) mm->mkclean(*this, *f);
     MutexLock g(cache_lock_);
     backing_.at(index) = f->page(0).bytes();
   }

@@ -53,11 +53,11 @@ class File {
   PageBytes read_page(std::uint64_t index) MMV_EXCLUDES(cache_lock_);  // read(2)
   PageBytes disk_page(std::uint64_t index) MMV_EXCLUDES(cache_lock_);
 
-  // Writes every dirty cached folio to the backing store: first
-  // write-protects and cleans every PTE mapping it (folio_mkclean, in each
-  // mm of mappers_), then clears its dirty bit, then copies it. A store
-  // through a mapping after the mkclean faults and dirties the folio again,
-  // so it is caught by the next writeback: nothing written is lost.
+  // Writes every dirty cached folio to the backing store: clears its dirty
+  // bit, write-protects and cleans every PTE mapping it (folio_mkclean, in
+  // each mm of mappers_), then copies it. A store through a mapping after
+  // the mkclean faults and dirties the folio again, so it is caught by the
+  // next writeback: nothing written is lost.
   // REQUIRES: no mmap lock held by the caller.
   void writeback() MMV_EXCLUDES(writeback_lock_, mappers_lock_, cache_lock_);
 

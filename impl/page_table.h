@@ -121,6 +121,11 @@ class PmdTable {
   PmdTable& operator=(const PmdTable&) = delete;
 
   Mutex& lock() MMV_RETURN_CAPABILITY(lock_) { return lock_; }
+  bool empty() const {
+    for (unsigned i = 0; i < kEntriesPerTable; ++i)
+      if (!get(i).none()) return false;
+    return true;
+  }
   Pmd get(unsigned i) const { return Pmd::from_raw(e_[i].load(std::memory_order_acquire)); }
   void set(unsigned i, Pmd v) MMV_REQUIRES(lock_) { e_[i].store(v.raw(), std::memory_order_release); }
   // pgtable_trans_huge_deposit / withdraw.
@@ -139,6 +144,11 @@ class PmdTable {
 
 struct PudTable {
   std::array<std::atomic<PmdTable*>, kEntriesPerTable> e{};
+  bool empty() const {
+    for (const auto& x : e)
+      if (x.load(std::memory_order_acquire)) return false;
+    return true;
+  }
 };
 
 constexpr unsigned pgd_index(Addr a) { return (a >> kPgdShift) % kEntriesPerTable; }
@@ -167,8 +177,9 @@ class PageTables {
   PmdTable* ensure_pmd_table(Addr a);
   PteTable* ensure_pte_table(Addr a);
 
-  // Frees every table that intersects [lo, hi) and whose whole span
-  // `covered(lo, hi)` reports as not intersecting any VMA. Such tables must
+  // Frees every table that intersects [lo, hi), whose whole span
+  // `covered(lo, hi)` reports as not intersecting any VMA, and (for PMD and
+  // PUD tables) that no longer links any table. Uncovered PTE tables must
   // hold no entries. REQUIRES: the mm's mmap lock held for write.
   template <class Covered>
   void free_uncovered(Addr lo, Addr hi, Covered covered);
@@ -220,13 +231,15 @@ void PageTables::free_uncovered(Addr lo, Addr hi, Covered covered) {
             nr_pte_.fetch_sub(1, std::memory_order_relaxed);
           }
         }
-        if (covered(pud_base, pud_base + kPudSize)) continue;
+        // A table outside [lo, hi) may still hang below: free the parent
+        // only when it is empty, as free_pgd_range's floor/ceiling does.
+        if (covered(pud_base, pud_base + kPudSize) || !pmd->empty()) continue;
         pud_entry.store(nullptr, std::memory_order_release);
         delete pmd;
         nr_pmd_.fetch_sub(1, std::memory_order_relaxed);
       }
     }
-    if (!pud || covered(pgd_base, pgd_base + kPgdSize)) continue;
+    if (!pud || covered(pgd_base, pgd_base + kPgdSize) || !pud->empty()) continue;
     pgd_[pgd_index(pgd_base)].store(nullptr, std::memory_order_release);
     delete pud;
     nr_pud_.fetch_sub(1, std::memory_order_relaxed);

@@ -79,11 +79,12 @@ class AtomicRefcount {
         return true;
     }
   }
-  // Adds n (> 0) to a counter the caller already holds a reference on.
+  // Adds n (> 0) to a counter the caller already holds a reference on
+  // (refcount_add). On a counter at zero it changes nothing, like inc().
   void add(std::uint32_t n) {
     std::uint32_t v = v_.load(std::memory_order_relaxed);
     for (;;) {
-      if (v > kMax) return;
+      if (v > kMax || v == 0) return;
       const std::uint32_t next = kMax - v < n ? kSaturated : v + n;
       if (v_.compare_exchange_weak(v, next, std::memory_order_relaxed)) return;
     }

@@ -33,6 +33,7 @@ TEST(Smoke, AnonFileDriverThpZap) {
   EXPECT_TRUE(IsErr(t.write(pm + 3 * kP, 1), Errc::kNoMem));
   t.ExpectSameState();
   EXPECT_TRUE(IsOk(t.munmap(kLo, 16 * kPmdSize)));
+  EXPECT_TRUE(IsOk(t.put_page(pg.value())));
   t.ExpectSameState();
 }
 

@@ -30,6 +30,10 @@ namespace mmv::model {
 //  3. pages.size() == 1 << order; order is 0 or 9.
 //  4. dirty and accessed stay false for kAnon folios (the kernel only
 //     tracks them for file-backed memory; see zap_pte_range).
+//  5. a kPageCache folio mapped by a writable or dirty PTE of a file VMA is
+//     dirty (a driver VMA may map one with vm_insert_page): a store
+//     through a mapping always reaches writeback (write-notify, and
+//     folio_mkclean before the dirty bit is cleared).
 struct Folio {
   FolioKind kind = FolioKind::kAnon;
   unsigned order = 0;

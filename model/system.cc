@@ -200,6 +200,11 @@ std::vector<std::string> System::check_invariants() const {
       fail("pte ", std::hex, a, " maps missing folio ", std::dec, pte.folio);
     } else if (pte.subpage >= it->second.pages.size()) {
       fail("pte ", std::hex, a, " maps subpage past the folio");
+    } else if (it->second.kind == FolioKind::kPageCache && (pte.writable || pte.dirty) &&
+               !it->second.dirty && vma_lookup(a) &&
+               vma_lookup(a)->backing.kind == BackingKind::kFile) {
+      fail("pte ", std::hex, a, " is writable or dirty but its page-cache folio ", std::dec,
+           pte.folio, " is clean");
     }
     ++mappings[pte.folio];
   }
