@@ -10,6 +10,13 @@
 //    it, the next try_alloc() anywhere consumes it and fails.
 //  - Folio ids come from an atomic counter; a sequential run allocates them
 //    in exactly the order model::System does, so ids can be compared.
+//
+// Invariants:
+//  1. driver_pages_ holds exactly the live kDriver folios (a folio leaves it
+//     in folio_freed, when its refcount reaches 0).
+//  2. Files are never removed before the Kernel is destroyed, so a File*
+//     from file() stays valid.
+//  3. No queued work outlives the Kernel: the destructor drains the queue.
 #pragma once
 
 #include <atomic>

@@ -5,6 +5,11 @@
 // and only then are they put -- freeing folios whose last reference that
 // was.
 //
+// Invariants:
+//  1. Every gathered reference is put exactly once, by flush() (the
+//     destructor flushes what is left).
+//  2. tlb_flushes() of the mm rises before any gathered reference is put.
+//
 // Thread safety: one MmuGather belongs to one thread and one operation.
 // add() may be called with a PTL held; flush() must not be (it may free
 // folios), so callers flush between tables when full() says so.

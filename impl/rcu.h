@@ -11,6 +11,14 @@
 //    inside a read section (that would wait for itself); reclaim() quietly
 //    does nothing there and leaves the work to a later call.
 //
+// Invariants:
+//  1. An object passed to retire() is destroyed exactly once, and only after
+//     every read section that was running at the time of the retire() call
+//     has ended.
+//  2. Callers retire an object only once no published pointer leads to it
+//     (Mm publishes the new VMA snapshot first, then retires the old one and
+//     the VMAs it alone named).
+//
 // ThreadSanitizer cannot see liburcu's own ordering (the library is not
 // instrumented, and it orders with standalone fences). Under TSan only, each
 // read section therefore ends with a release increment of one shared atomic
