@@ -80,35 +80,28 @@ void MmWithUser::mmget() {
   }
 }
 
-void MmWithUser::mmput() {
+bool MmWithUser::put_user() {
   switch (users_.dec()) {
     case AtomicRefcount::Event::kUnderflow:
       kernel_.report_bug("mmput with mm_users == 0");
-      return;
-    case AtomicRefcount::Event::kHitZero:
-      exit_mmap();
-      // The users' share of mm_count goes with the last user.
-      if (count_.dec() == AtomicRefcount::Event::kHitZero) free_object();
-      return;
-    default:
-      return;
+      return false;
+    case AtomicRefcount::Event::kHitZero: return true;
+    default: return false;
   }
 }
 
+void Mm::exit_and_drop_users_count() {
+  exit_mmap();
+  // The users' share of mm_count goes with the last user.
+  if (count_.dec() == AtomicRefcount::Event::kHitZero) free_object();
+}
+
+void MmWithUser::mmput() {
+  if (put_user()) exit_and_drop_users_count();
+}
+
 void MmWithUser::mmput_async() {
-  switch (users_.dec()) {
-    case AtomicRefcount::Event::kUnderflow:
-      kernel_.report_bug("mmput with mm_users == 0");
-      return;
-    case AtomicRefcount::Event::kHitZero:
-      kernel_.queue_work([this] {
-        exit_mmap();
-        if (count_.dec() == AtomicRefcount::Event::kHitZero) free_object();
-      });
-      return;
-    default:
-      return;
-  }
+  if (put_user()) kernel_.queue_work([this] { exit_and_drop_users_count(); });
 }
 
 void Mm::exit_mmap() {

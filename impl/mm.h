@@ -160,6 +160,8 @@ class Mm {
 
   // ---- lifetime.cc
   void exit_mmap() MMV_EXCLUDES(mmap_lock_);
+  // The last user's work: exit_mmap, then drop the users' mm_count.
+  void exit_and_drop_users_count() MMV_EXCLUDES(mmap_lock_);
   void check_mm();
   void free_object();
 
@@ -273,6 +275,8 @@ class MmWithUser : public Mm {
  private:
   friend class Kernel;
   friend class Mm;
+  // Drops one user; true if it was the last one (the caller tears down).
+  bool put_user();
   MmWithUser(Kernel& kernel, Addr window_lo, Addr window_hi) : Mm(kernel, window_lo, window_hi) {}
   ~MmWithUser() = default;
 };
