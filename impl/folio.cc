@@ -38,7 +38,12 @@ PageBytes Page::bytes() const {
   PageBytes out;
   const auto* d = data_.load(std::memory_order_acquire);
   if (!d) return out;
-  for (std::uint32_t i = 0; i < kPageSize; ++i) out.set(i, d[i].load(std::memory_order_relaxed));
+  // Observation is slow-path code, but it runs after every step of every
+  // property: only non-zero bytes go into the (sparse) result.
+  for (std::uint32_t i = 0; i < kPageSize; ++i) {
+    const std::uint8_t v = d[i].load(std::memory_order_relaxed);
+    if (v != 0) out.set(i, v);
+  }
   return out;
 }
 

@@ -1,0 +1,251 @@
+#include "properties/gen.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace mmv::props {
+namespace {
+
+using cmd::Command;
+using cmd::Op;
+
+constexpr Addr kP = kPageSize;
+
+// Addresses worth aiming at: the window's 2 MiB boundaries near its start,
+// and each VMA's start and end with their neighbouring pages.
+std::vector<Addr> landmarks(const cmd::ModelRunner& m) {
+  std::vector<Addr> out;
+  for (int i = 0; i < 6; ++i) out.push_back(cmd::kWindowLo + i * kPmdSize);
+  out.push_back(cmd::kWindowHi);
+  for (const auto& [start, v] : m.system().vmas()) {
+    for (Addr a : {v.start, v.end, v.start - kP, v.start + kP, v.end - kP, v.end + kP,
+                   pmd_down(v.start) + kPmdSize, v.start + (v.end - v.start) / 2}) {
+      out.push_back(page_down(a));
+    }
+  }
+  return out;
+}
+
+// What the generators need of the model, copied: generators run lazily and
+// must not hold references into a state that RapidCheck moves on from.
+struct Targets {
+  std::vector<Addr> marks;
+  std::vector<Vma> vmas;
+  std::size_t pages = 0;
+};
+
+Targets targets(const cmd::ModelRunner& m) {
+  Targets t;
+  t.marks = landmarks(m);
+  for (const auto& [s, v] : m.system().vmas()) t.vmas.push_back(v);
+  t.pages = m.holdings().pages.size();
+  return t;
+}
+
+
+rc::Gen<Addr> near_window() {
+  // Anywhere in the first 12 MiB of the window (where mmaps land), page
+  // aligned.
+  return rc::gen::map(rc::gen::inRange<std::uint64_t>(0, 3072),
+                      [](std::uint64_t i) { return cmd::kWindowLo + i * kP; });
+}
+
+rc::Gen<Addr> page_address(const std::vector<Addr>& marks) {
+  return rc::gen::weightedOneOf<Addr>({
+      {6, rc::gen::elementOf(marks)},
+      {3, near_window()},
+      {1, rc::gen::element<Addr>(0, kMmapMinAddr - kP, kTaskSize - kP, cmd::kWindowLo - kPmdSize)},
+  });
+}
+
+// A page inside one of `vmas` (any address when there are none), sometimes
+// with an offset into the page.
+rc::Gen<Addr> inside_vma(const std::vector<Vma>& vmas, const std::vector<Addr>& marks,
+                         VmFlags must_have = 0) {
+  std::vector<Vma> pick;
+  for (const Vma& v : vmas)
+    if ((v.flags & must_have) == must_have) pick.push_back(v);
+  if (pick.empty()) return page_address(marks);
+  return rc::gen::exec([pick] {
+    const Vma v = *rc::gen::elementOf(pick);
+    const Addr a = v.start + (*rc::gen::inRange<std::uint64_t>(0, v.pages())) * kP;
+    return *rc::gen::inRange(0, 4) == 0 ? a + *rc::gen::inRange<std::uint64_t>(0, kP) : a;
+  });
+}
+
+rc::Gen<Addr> any_address(const std::vector<Addr>& marks) {
+  return rc::gen::weightedOneOf<Addr>({
+      {4, page_address(marks)},
+      {1, rc::gen::apply([](Addr a, std::uint32_t off) { return a + off; }, page_address(marks),
+                         rc::gen::inRange<std::uint32_t>(1, kPageSize))},
+  });
+}
+
+rc::Gen<std::uint64_t> gen_length() {
+  return rc::gen::weightedOneOf<std::uint64_t>({
+      {6, rc::gen::map(rc::gen::inRange<std::uint64_t>(1, 40), [](std::uint64_t n) { return n * kP; })},
+      {2, rc::gen::map(rc::gen::inRange<std::uint64_t>(1, 3), [](std::uint64_t n) { return n * kPmdSize; })},
+      {1, rc::gen::element<std::uint64_t>(0, 1, kP - 1, kP + 1, kPmdSize + kP, kPudSize)},
+      {1, rc::gen::element<std::uint64_t>(~std::uint64_t{0}, ~std::uint64_t{0} - kP + 1,
+                                          kTaskSize, std::uint64_t{1} << 63)},
+  });
+}
+
+rc::Gen<MmapRequest> mmap_request(const std::vector<Addr>& marks) {
+  return rc::gen::exec([marks] {
+    MmapRequest r;
+    const int kind = *rc::gen::weightedElement<int>({{4, 0}, {2, 1}, {3, 2}, {2, 3}, {1, 4}});
+    r.fixed = *rc::gen::weightedElement<bool>({{3, true}, {1, false}});
+    r.addr = *page_address(marks);
+    r.prot = *rc::gen::weightedElement<VmFlags>(
+        {{6, flags::kRead | flags::kWrite}, {2, flags::kRead}, {1, 0}, {1, flags::kRead | flags::kExec}});
+    r.length = *rc::gen::weightedOneOf<std::uint64_t>({
+        {8, rc::gen::map(rc::gen::inRange<std::uint64_t>(1, 33), [](std::uint64_t n) { return n * kP; })},
+        {1, rc::gen::element<std::uint64_t>(0, kP / 2, ~std::uint64_t{0} - 10)},
+    });
+    switch (kind) {
+      case 0: break;  // private anonymous
+      case 1:         // THP-eligible anonymous: 2 MiB aligned, 2 or 4 MiB long
+        r.addr = pmd_down(r.addr) + (*rc::gen::inRange(0, 2)) * kPmdSize;
+        r.length = (*rc::gen::inRange(1, 3)) * kPmdSize;
+        r.advice = *rc::gen::weightedElement<VmFlags>(
+            {{6, flags::kHugePage}, {1, flags::kNoHugePage}, {1, flags::kHugePage | flags::kNoHugePage}});
+        break;
+      case 2:  // a file, shared or private
+        r.backing.kind = BackingKind::kFile;
+        r.backing.file = *rc::gen::inRange<std::uint32_t>(0, std::size(cmd::kFiles));
+        r.backing.pgoff = *rc::gen::weightedOneOf<std::uint64_t>(
+            {{8, rc::gen::inRange<std::uint64_t>(0, 24)}, {1, rc::gen::just(~std::uint64_t{0} - 2)}});
+        r.shared = *rc::gen::arbitrary<bool>();
+        break;
+      case 3:  // a driver area whose handler sets MIXEDMAP (and maybe more)
+        r.backing.kind = BackingKind::kDriver;
+        r.shared = true;
+        r.setup = {VmaNewOp::kSetMixedMap};
+        if (*rc::gen::inRange(0, 4) == 0) {
+          r.setup.push_back(*rc::gen::element(VmaNewOp::kSetIo, VmaNewOp::kSetDontCopy,
+                                              VmaNewOp::kTryClearMayWrite, VmaNewOp::kTryClearMayExec));
+        }
+        break;
+      case 4:  // shared anonymous (not modelled: EINVAL)
+        r.shared = true;
+        break;
+    }
+    return r;
+  });
+}
+
+rc::Gen<Command> gen_with(const cmd::ModelRunner& m, bool lifetime) {
+  // Full size for every draw: RapidCheck scales inRange with the size, which
+  // here is the sequence's, and would starve the later commands and the
+  // far ends of each range. Shrinking still works toward the low ends.
+  return rc::gen::resize(rc::kNominalSize, rc::gen::exec([t = targets(m), lifetime] {
+    const std::vector<Addr>& marks = t.marks;
+    Command c;
+    // Weights out of about 130: memory operations dominate; a teardown
+    // (mmput of the last user) should end only a minority of sequences.
+    std::vector<std::pair<std::size_t, Op>> ops = {
+        {14, Op::kMmap},        {5, Op::kMunmap},         {5, Op::kMprotect},
+        {22, Op::kRead},        {24, Op::kWrite},         {12, Op::kZap},
+        {6, Op::kZapUnderVmaLock}, {4, Op::kAllocPage},   {2, Op::kPutPage},
+        {8, Op::kInsertPage},   {4, Op::kWriteback},      {3, Op::kLockVmaUnderRcu},
+        {3, Op::kVmaLookup},
+    };
+    if (lifetime) {
+      ops.insert(ops.end(), {{3, Op::kMmgrab},         {2, Op::kMmdrop},
+                             {3, Op::kMmgetNotZero},   {1, Op::kMmput},
+                             {1, Op::kMmputAsync},     {2, Op::kMmapReadTrylock},
+                             {4, Op::kFailNextAllocation}});
+    }
+    std::size_t total = 0;
+    for (const auto& [w, op] : ops) total += w;
+    std::size_t pick = *rc::gen::inRange<std::size_t>(0, total);
+    for (const auto& [w, op] : ops) {
+      if (pick < w) {
+        c.op = op;
+        break;
+      }
+      pick -= w;
+    }
+    switch (c.op) {
+      case Op::kMmap: c.mmap = *mmap_request(marks); break;
+      case Op::kMunmap:
+      case Op::kMprotect:
+        c.addr = *page_address(marks);
+        c.len = *gen_length();
+        c.prot = *rc::gen::element<VmFlags>(0, flags::kRead, flags::kRead | flags::kWrite,
+                                            flags::kWrite, flags::kRead | flags::kExec, 0x8);
+        break;
+      case Op::kRead:
+      case Op::kLockVmaUnderRcu:
+      case Op::kVmaLookup:
+        c.addr = *rc::gen::weightedOneOf<Addr>({{4, inside_vma(t.vmas, marks)}, {1, any_address(marks)}});
+        break;
+      case Op::kWrite:
+        c.addr = *rc::gen::weightedOneOf<Addr>({{4, inside_vma(t.vmas, marks)}, {1, any_address(marks)}});
+        c.value = *rc::gen::inRange<std::uint8_t>(1, 255);
+        break;
+      case Op::kZap:
+      case Op::kZapUnderVmaLock: {
+        // Mostly inside a real VMA: partial, exact, over the edge, size 0,
+        // overflowing; sometimes anywhere.
+        if (!t.vmas.empty() && *rc::gen::inRange(0, 5) != 0) {
+          const Vma v = *rc::gen::elementOf(t.vmas);
+          c.addr = v.start + (*rc::gen::inRange<std::uint64_t>(0, v.pages())) * kP;
+          const std::uint64_t span = v.end - v.start;
+          const int shape = *rc::gen::inRange(0, 7);
+          const Addr a = v.start + (*rc::gen::inRange<std::uint64_t>(0, span)) / kP * kP +
+                         (*rc::gen::inRange(0, 4) == 0 ? *rc::gen::inRange<std::uint64_t>(1, kP) : 0);
+          switch (shape) {
+            case 0: c.addr2 = v.start; c.len = span; break;                  // exact
+            case 1: c.addr2 = a; c.len = std::min<std::uint64_t>(v.end - a, *gen_length()); break;  // partial
+            case 2: c.addr2 = a; c.len = v.end - a + kP; break;              // over the end
+            case 3: c.addr2 = v.start - kP; c.len = 2 * kP; break;           // before the start
+            case 4: c.addr2 = a; c.len = 0; break;                           // empty
+            case 5: c.addr2 = a; c.len = ~std::uint64_t{0} - a + 2; break;   // overflows
+            default: c.addr2 = a; c.len = v.end - a; break;                  // to the end
+          }
+        } else {
+          c.addr = *any_address(marks);
+          c.addr2 = *any_address(marks);
+          c.len = *gen_length();
+        }
+        break;
+      }
+      case Op::kPutPage:
+      case Op::kInsertPage:
+        c.slot = *rc::gen::inRange<std::uint32_t>(
+            0, static_cast<std::uint32_t>(std::max<std::size_t>(1, t.pages)));
+        // Mostly the first pages of a MIXEDMAP area, so that inserts meet
+        // earlier ones (EBUSY) and zaps of them.
+        c.addr = *rc::gen::weightedOneOf<Addr>(
+            {{4, rc::gen::map(inside_vma(t.vmas, marks, flags::kMixedMap),
+                              [vmas = t.vmas](Addr a) {
+                                for (const Vma& v : vmas)
+                                  if (v.contains(a)) return v.start + (a - v.start) % (3 * kP);
+                                return a;
+                              })},
+             {1, page_address(marks)}});
+        c.addr2 = *rc::gen::weightedOneOf<Addr>(
+            {{4, rc::gen::just(c.addr)},
+             {4, rc::gen::map(rc::gen::inRange<std::uint64_t>(0, 8), [a = c.addr](std::uint64_t i) { return a + i * kP; })},
+             {1, any_address(marks)}});
+        break;
+      case Op::kWriteback:
+        c.slot = *rc::gen::inRange<std::uint32_t>(0, std::size(cmd::kFiles));
+        break;
+      default: break;
+    }
+    return c;
+  }));
+}
+
+}  // namespace
+
+rc::Gen<Addr> gen_page_address(const cmd::ModelRunner& m) { return page_address(landmarks(m)); }
+rc::Gen<Addr> gen_address(const cmd::ModelRunner& m) { return any_address(landmarks(m)); }
+rc::Gen<MmapRequest> gen_mmap(const cmd::ModelRunner& m) { return mmap_request(landmarks(m)); }
+rc::Gen<Command> gen_command(const cmd::ModelRunner& m) { return gen_with(m, true); }
+rc::Gen<Command> gen_memory_command(const cmd::ModelRunner& m) { return gen_with(m, false); }
+
+}  // namespace mmv::props

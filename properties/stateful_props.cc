@@ -1,0 +1,19 @@
+// The model-vs-implementation state machine (SPEC.md section 6); see
+// properties/state_machine.h. On failure RapidCheck prints the shrunk
+// command sequence and its reproduce string; the failure message holds the
+// diff of the two states.
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include "properties/state_machine.h"
+#include "testing/rc_default_params.h"
+
+namespace mmv::props {
+namespace {
+
+MMV_RC_DEFAULT_PARAMS("seed=20251123 max_success=1500 max_size=150");
+
+RC_GTEST_PROP(ModelVsImpl, SameResultsAndStateAfterEveryCommand, ()) { model_vs_impl_case(); }
+
+}  // namespace
+}  // namespace mmv::props

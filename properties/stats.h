@@ -1,0 +1,40 @@
+// What the properties actually exercised: commands by kind and the edge
+// cases they reached (a THP mapped and split, an EBUSY insert, a rejected
+// zap, an injected ENOMEM, fault-around, teardown, ...). Each case is also
+// classified with RC_CLASSIFY, and at exit the binary prints one line per
+// property family:
+//   properties: <cases> cases, <commands> commands; ops: ...; edge cases: ...
+// which scripts/verify shows. A property that never reaches a PMD split or
+// an EBUSY insert is not testing them; this is how we know.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <string>
+
+#include "model/system.h"
+#include "testing/command.h"
+
+namespace mmv::props {
+
+class Stats {
+ public:
+  void begin_case();
+  // Inside the property: classifies the case (RC_CLASSIFY).
+  void end_case();
+  void count(const cmd::Command& c, const std::string& outcome, const model::System& before,
+             const model::System& after);
+  std::string summary() const;
+
+ private:
+  std::uint64_t cases_ = 0;
+  std::uint64_t commands_ = 0;
+  std::array<std::uint64_t, cmd::kNumOps> ops_{};
+  std::map<std::string, std::uint64_t> edges_;
+  std::map<std::string, bool> case_edges_;
+};
+
+Stats& stats();
+
+}  // namespace mmv::props

@@ -1,0 +1,161 @@
+#include "testing/command.h"
+
+#include <sstream>
+
+namespace mmv::cmd {
+
+const char* op_name(Op op) {
+  switch (op) {
+    case Op::kMmap: return "mmap";
+    case Op::kMunmap: return "munmap";
+    case Op::kMprotect: return "mprotect";
+    case Op::kRead: return "read";
+    case Op::kWrite: return "write";
+    case Op::kZap: return "zap";
+    case Op::kZapUnderVmaLock: return "zap_under_vma_lock";
+    case Op::kAllocPage: return "alloc_page";
+    case Op::kPutPage: return "put_page";
+    case Op::kInsertPage: return "vm_insert_page";
+    case Op::kWriteback: return "writeback";
+    case Op::kMmgrab: return "mmgrab";
+    case Op::kMmdrop: return "mmdrop";
+    case Op::kMmgetNotZero: return "mmget_not_zero";
+    case Op::kMmput: return "mmput";
+    case Op::kMmputAsync: return "mmput_async";
+    case Op::kLockVmaUnderRcu: return "lock_vma_under_rcu";
+    case Op::kMmapReadTrylock: return "mmap_read_trylock";
+    case Op::kVmaLookup: return "vma_lookup";
+    case Op::kFailNextAllocation: return "fail_next_allocation";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string hex(std::uint64_t v) {
+  std::ostringstream os;
+  os << "0x" << std::hex << v;
+  return os.str();
+}
+
+std::string describe_request(const MmapRequest& r) {
+  std::ostringstream os;
+  os << (r.fixed ? "fixed " : "hint ") << hex(r.addr) << " len " << hex(r.length) << ' '
+     << flags_to_string(r.prot);
+  switch (r.backing.kind) {
+    case BackingKind::kAnon: os << (r.shared ? " shared-anon" : " anon"); break;
+    case BackingKind::kFile:
+      os << (r.shared ? " shared" : " private") << " file-slot " << r.backing.file << " pgoff "
+         << r.backing.pgoff;
+      break;
+    case BackingKind::kDriver: os << " driver"; break;
+  }
+  if (r.advice) os << " advice " << flags_to_string(r.advice);
+  for (VmaNewOp op : r.setup) os << " setup#" << static_cast<int>(op);
+  return os.str();
+}
+
+}  // namespace
+
+std::string to_string(const Command& c) {
+  std::ostringstream os;
+  os << op_name(c.op);
+  switch (c.op) {
+    case Op::kMmap: os << ' ' << describe_request(c.mmap); break;
+    case Op::kMunmap: os << ' ' << hex(c.addr) << " len " << hex(c.len); break;
+    case Op::kMprotect:
+      os << ' ' << hex(c.addr) << " len " << hex(c.len) << ' ' << flags_to_string(c.prot);
+      break;
+    case Op::kRead: os << ' ' << hex(c.addr); break;
+    case Op::kWrite: os << ' ' << hex(c.addr) << " = " << +c.value; break;
+    case Op::kZap:
+    case Op::kZapUnderVmaLock:
+      os << " vma@" << hex(c.addr) << " [" << hex(c.addr2) << " size " << hex(c.len) << ']';
+      break;
+    case Op::kPutPage: os << " page-slot " << c.slot; break;
+    case Op::kInsertPage:
+      os << " page-slot " << c.slot << " vma@" << hex(c.addr) << " at " << hex(c.addr2);
+      break;
+    case Op::kWriteback: os << " file-slot " << c.slot; break;
+    case Op::kLockVmaUnderRcu:
+    case Op::kVmaLookup: os << ' ' << hex(c.addr); break;
+    default: break;
+  }
+  return os.str();
+}
+
+std::ostream& operator<<(std::ostream& os, const Command& c) { return os << to_string(c); }
+
+bool precondition(const Command& c, const Holdings& h) {
+  switch (c.op) {
+    case Op::kMmput:
+    case Op::kMmputAsync: return h.users > 0;
+    case Op::kMmdrop: return h.grabs > 0;
+    case Op::kPutPage: return c.slot < h.pages.size() && h.pinned[c.slot];
+    case Op::kInsertPage: return c.slot < h.pages.size();
+    case Op::kWriteback: return c.slot < std::size(kFiles);
+    case Op::kMmap:
+      return c.mmap.backing.kind != BackingKind::kFile || c.mmap.backing.file < std::size(kFiles);
+    default: return true;
+  }
+}
+
+void account(const Command& c, const std::string& out, Holdings& h) {
+  switch (c.op) {
+    case Op::kMmput:
+    case Op::kMmputAsync: --h.users; break;
+    case Op::kMmgrab: ++h.grabs; break;
+    case Op::kMmdrop: --h.grabs; break;
+    case Op::kMmgetNotZero:
+      if (out == "got") ++h.users;
+      break;
+    case Op::kAllocPage:
+      if (out.rfind("ok page ", 0) == 0) {
+        h.pages.push_back(std::stoull(out.substr(8)));
+        h.pinned.push_back(true);
+      }
+      break;
+    case Op::kPutPage:
+      if (out == "ok") h.pinned[c.slot] = false;
+      break;
+    default: break;
+  }
+}
+
+std::vector<PageBytes> file_contents(const FileSpec& f) {
+  std::vector<PageBytes> pages(f.pages);
+  for (std::uint64_t i = 0; i < f.pages; ++i) {
+    // Three recognisable, never-zero bytes per page.
+    const auto tag = static_cast<std::uint8_t>(f.tag + i);
+    pages[i].set(0, tag == 0 ? 0xff : tag);
+    pages[i].set(100, static_cast<std::uint8_t>(tag ^ 0x5a) == 0 ? 1 : tag ^ 0x5a);
+    pages[i].set(kPageSize - 1, tag == 0 ? 0xff : tag);
+  }
+  return pages;
+}
+
+std::string outcome(const Status& s) {
+  return s.ok() ? "ok" : "error " + std::string(errc_name(s.error()));
+}
+std::string outcome(const Result<Addr>& r) {
+  return r.ok() ? "ok " + hex(r.value()) : "error " + std::string(errc_name(r.error()));
+}
+std::string outcome(const Result<std::uint8_t>& r) {
+  return r.ok() ? "ok " + std::to_string(r.value()) : "error " + std::string(errc_name(r.error()));
+}
+std::string outcome(const Result<ZapOutcome>& r) {
+  if (!r.ok()) return "error " + std::string(errc_name(r.error()));
+  return r.value() == ZapOutcome::kZapped ? "zapped" : "rejected";
+}
+std::string outcome_page(const Result<FolioId>& r) {
+  return r.ok() ? "ok page " + std::to_string(r.value())
+                : "error " + std::string(errc_name(r.error()));
+}
+std::string outcome_vma(const Vma* v) {
+  if (!v) return "none";
+  std::ostringstream os;
+  os << "vma " << *v;
+  return os.str();
+}
+
+}  // namespace mmv::cmd
