@@ -87,6 +87,8 @@ struct MmapRequest {
   VmFlags advice = 0;
   // What a driver's mmap handler does (kDriver backing only).
   std::vector<VmaNewOp> setup;
+
+  friend bool operator==(const MmapRequest&, const MmapRequest&) = default;
 };
 
 // The page mapped at one address, as user space or a page walker sees it.

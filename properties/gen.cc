@@ -81,7 +81,7 @@ rc::Gen<Addr> any_address(const std::vector<Addr>& marks) {
   });
 }
 
-rc::Gen<std::uint64_t> gen_length() {
+rc::Gen<std::uint64_t> lengths() {
   return rc::gen::weightedOneOf<std::uint64_t>({
       {6, rc::gen::map(rc::gen::inRange<std::uint64_t>(1, 40), [](std::uint64_t n) { return n * kP; })},
       {2, rc::gen::map(rc::gen::inRange<std::uint64_t>(1, 3), [](std::uint64_t n) { return n * kPmdSize; })},
@@ -172,7 +172,7 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, bool lifetime) {
       case Op::kMunmap:
       case Op::kMprotect:
         c.addr = *page_address(marks);
-        c.len = *gen_length();
+        c.len = *lengths();
         c.prot = *rc::gen::element<VmFlags>(0, flags::kRead, flags::kRead | flags::kWrite,
                                             flags::kWrite, flags::kRead | flags::kExec, 0x8);
         break;
@@ -198,7 +198,7 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, bool lifetime) {
                          (*rc::gen::inRange(0, 4) == 0 ? *rc::gen::inRange<std::uint64_t>(1, kP) : 0);
           switch (shape) {
             case 0: c.addr2 = v.start; c.len = span; break;                  // exact
-            case 1: c.addr2 = a; c.len = std::min<std::uint64_t>(v.end - a, *gen_length()); break;  // partial
+            case 1: c.addr2 = a; c.len = std::min<std::uint64_t>(v.end - a, *lengths()); break;  // partial
             case 2: c.addr2 = a; c.len = v.end - a + kP; break;              // over the end
             case 3: c.addr2 = v.start - kP; c.len = 2 * kP; break;           // before the start
             case 4: c.addr2 = a; c.len = 0; break;                           // empty
@@ -208,7 +208,7 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, bool lifetime) {
         } else {
           c.addr = *any_address(marks);
           c.addr2 = *any_address(marks);
-          c.len = *gen_length();
+          c.len = *lengths();
         }
         break;
       }
@@ -242,6 +242,7 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, bool lifetime) {
 
 }  // namespace
 
+rc::Gen<std::uint64_t> gen_length() { return lengths(); }
 rc::Gen<Addr> gen_page_address(const cmd::ModelRunner& m) { return page_address(landmarks(m)); }
 rc::Gen<Addr> gen_address(const cmd::ModelRunner& m) { return any_address(landmarks(m)); }
 rc::Gen<MmapRequest> gen_mmap(const cmd::ModelRunner& m) { return mmap_request(landmarks(m)); }

@@ -5,13 +5,14 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include "properties/params.h"
 #include "properties/state_machine.h"
 #include "testing/rc_default_params.h"
 
 namespace mmv::props {
 namespace {
 
-MMV_RC_DEFAULT_PARAMS("seed=20251123 max_success=1500 max_size=150");
+MMV_RC_DEFAULT_PARAMS(kStateMachineParams);
 
 RC_GTEST_PROP(ModelVsImpl, SameResultsAndStateAfterEveryCommand, ()) { model_vs_impl_case(); }
 

@@ -12,7 +12,7 @@ namespace {
 class PrintStats : public ::testing::Environment {
  public:
   void TearDown() override {
-    if (stats().summary().empty()) return;
+    if (stats().muted() || stats().summary().empty()) return;
     std::cout << stats().summary() << std::endl;
   }
 };

@@ -26,8 +26,13 @@ class Stats {
   void count(const cmd::Command& c, const std::string& outcome, const model::System& before,
              const model::System& after);
   std::string summary() const;
+  // No summary line at exit (for binaries that run properties against
+  // deliberately broken builds, whose counts are not coverage).
+  void mute() { muted_ = true; }
+  bool muted() const { return muted_; }
 
  private:
+  bool muted_ = false;
   std::uint64_t cases_ = 0;
   std::uint64_t commands_ = 0;
   std::array<std::uint64_t, cmd::kNumOps> ops_{};

@@ -40,7 +40,7 @@ enum class Op : std::uint8_t {
   kMmgetNotZero,       // try to take one more mm_users reference
   kMmput,              // drop one runner-held mm_users reference
   kMmputAsync,         // the same, teardown on the worker (runners wait for it)
-  kLockVmaUnderRcu,    // lock_vma_under_rcu(addr): which VMA (or none)
+  kLockVmaUnderRcu,    // lock_vma_under_rcu(addr), falling back to the mmap read lock: which VMA
   kMmapReadTrylock,    // mmap_read_trylock: locked or busy
   kVmaLookup,          // vma_lookup(addr) under the mmap read lock
   kFailNextAllocation, // arm the allocation-failure gate

@@ -105,8 +105,15 @@ std::string ImplRunner::apply(const Command& c) {
       break;
     case Op::kLockVmaUnderRcu: {
       if (!mm) { out = no_user; break; }
-      auto g = mm->lock_vma_under_rcu(c.addr);
-      out = describe(g ? &g->vma() : nullptr);
+      if (auto g = mm->lock_vma_under_rcu(c.addr)) {
+        out = describe(&g->vma());
+      } else {
+        // The optimistic lock may fail while a writer is active; the caller
+        // then falls back to the mmap read lock (sequentially it fails only
+        // where there is no VMA, and the fallback finds none either).
+        impl::MmapReadGuard rg(*mm);
+        out = describe(rg.vma_lookup(c.addr));
+      }
       break;
     }
     case Op::kMmapReadTrylock:
