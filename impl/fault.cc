@@ -6,7 +6,9 @@
 // concurrent fault may have got there first, in which case the access is
 // simply retried, as the CPU would.
 #include <algorithm>
+#include <thread>
 
+#include "impl/fault_switch.h"
 #include "impl/mm.h"
 #include "impl/mmu_gather.h"
 
@@ -36,6 +38,9 @@ std::optional<VmaReadGuard> MmWithUser::lock_vma_under_rcu(Addr addr)
   const VmaSnapshot* snap = rcu_vmas_.load(std::memory_order_acquire);
   VmaRef* v = snap->find(addr);
   if (!v) return std::nullopt;
+  // Test-only fault (impl/fault_switch.h).
+  const bool no_recheck = fault_active(Fault::kNoRangeRecheck);
+  if (no_recheck) std::this_thread::yield();
   // vma_start_read: a write-locked VMA (vm_lock_seq == mm_lock_seq) is
   // left alone; the check is repeated once the read lock is held, because
   // a writer may have marked it in between.
@@ -48,7 +53,7 @@ std::optional<VmaReadGuard> MmWithUser::lock_vma_under_rcu(Addr addr)
   // allocated until the grace period this section holds up), may belong to
   // another mm, or may have shrunk away from addr.
   if (write_locked || v->detached_.load(std::memory_order_acquire) || v->mm_ != this ||
-      !v->contains(addr)) {
+      (!no_recheck && !v->contains(addr))) {
     v->lock_.unlock_shared();
     return std::nullopt;
   }

@@ -2,6 +2,7 @@
 #include <set>
 #include <string>
 
+#include "impl/fault_switch.h"
 #include "impl/mm.h"
 #include "impl/mmu_gather.h"
 
@@ -66,6 +67,19 @@ void Mm::free_object() {
 }
 
 std::optional<ARef<MmWithUser>> Mm::mmget_not_zero() {
+  // Test-only fault (impl/fault_switch.h): refcount_inc for
+  // refcount_inc_not_zero. From zero it changes nothing (impl/refcount.h),
+  // yet a reference is handed out; its mmput then underflows (a reported
+  // bug, not a second teardown).
+  if (fault_active(Fault::kMmgetFromZero)) {
+    if (users_.inc() == AtomicRefcount::Event::kSaturated) kernel_.report_bug("mm_users saturated");
+    return ARef<MmWithUser>::adopt(static_cast<MmWithUser*>(this));
+  }
+  // Test-only fault (impl/fault_switch.h).
+  if (fault_active(Fault::kMmgetNotZeroRacy)) {
+    if (!users_.racy_inc_not_zero()) return std::nullopt;
+    return ARef<MmWithUser>::adopt(static_cast<MmWithUser*>(this));
+  }
   AtomicRefcount::Event ev;
   if (!users_.inc_not_zero(&ev)) return std::nullopt;
   if (ev == AtomicRefcount::Event::kSaturated) kernel_.report_bug("mm_users saturated");
@@ -125,7 +139,9 @@ void Mm::exit_mmap() {
   }
   // Outside the mmap lock: writeback takes the mmap locks of the mms that
   // map the file, this one included.
-  for (File* f : to_write_back) f->writeback();
+  // Test-only fault (impl/fault_switch.h).
+  if (!fault_active(Fault::kExitSkipsWriteback))
+    for (File* f : to_write_back) f->writeback();
   for (File* f : registered) f->remove_mapper(*this);
   torn_down_.store(true, std::memory_order_release);
   rcu::reclaim();

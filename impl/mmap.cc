@@ -4,6 +4,7 @@
 // a new RCU snapshot of the VMA set before the mmap lock is released.
 #include <algorithm>
 
+#include "impl/fault_switch.h"
 #include "impl/mm.h"
 #include "impl/mmu_gather.h"
 
@@ -278,7 +279,8 @@ Status Mm::mprotect_locked(Addr lo, Addr hi, VmFlags prot) {
       split_vma_at(nlo);
       split_vma_at(nhi);
       VmaRef* target = vmas_.at(nlo);
-      vma_start_write(*target);
+      // Test-only fault (impl/fault_switch.h).
+      if (!fault_active(Fault::kVmaChangedWithoutWriteLock)) vma_start_write(*target);
       target->flags_ = newflags;
       merge_around(target);
       if (!(newflags & flags::kWrite)) write_protect(nlo, nhi);

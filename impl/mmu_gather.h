@@ -18,6 +18,7 @@
 #include <array>
 #include <cstddef>
 
+#include "impl/fault_switch.h"
 #include "impl/folio.h"
 
 namespace mmv::impl {
@@ -34,7 +35,14 @@ class MmuGather {
   MmuGather& operator=(const MmuGather&) = delete;
 
   // Takes over one reference on f, whose mapping the caller just cleared.
-  void add(Folio* f) { batch_[n_++] = f; }
+  void add(Folio* f) {
+    // Test-only fault (impl/fault_switch.h).
+    if (fault_active(Fault::kFreeBeforeFlush)) {
+      f->put();
+      return;
+    }
+    batch_[n_++] = f;
+  }
   bool full() const { return n_ == kBatch; }
   // Room for at least n more (a PMD leaf needs 1, a PTE table up to 512).
   bool has_room(std::size_t n) const { return kBatch - n_ >= n; }

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <limits>
+#include <thread>
 
 namespace mmv::impl {
 
@@ -39,6 +40,15 @@ class AtomicRefcount {
       if (v_.compare_exchange_weak(v, next, std::memory_order_relaxed))
         return next == kSaturated ? Event::kSaturated : Event::kOk;
     }
+  }
+  // Test-only fault (impl/fault_switch.h): kMmgetNotZeroRacy's broken
+  // increment-if-not-zero -- a load, then a separate store.
+  bool racy_inc_not_zero() {
+    const std::uint32_t v = v_.load(std::memory_order_acquire);
+    if (v == 0) return false;
+    std::this_thread::yield();
+    v_.store(v + 1, std::memory_order_release);
+    return true;
   }
   // refcount_inc_not_zero: false, and no change, when the counter is zero.
   bool inc_not_zero(Event* ev) {

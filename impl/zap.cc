@@ -11,6 +11,7 @@
 // split into PTEs first. No table is freed.
 #include <algorithm>
 
+#include "impl/fault_switch.h"
 #include "impl/mm.h"
 #include "impl/mmu_gather.h"
 
@@ -39,6 +40,8 @@ void Mm::split_pmd(Addr block) {
   f->refcount().add(kPagesPerPmd - 1);  // one reference per PTE now
   pmd->set(i, Pmd::table(t));           // publishes the filled table
   pt_.count_pte_table(1);
+  // Test-only fault (impl/fault_switch.h).
+  if (fault_active(Fault::kPmdSplitRssLeak)) rss_add(FolioKind::kAnon, 1);
 }
 
 void Mm::zap_range(Addr lo, Addr hi, MmuGather& tlb) {
@@ -97,7 +100,11 @@ void Mm::zap_range(Addr lo, Addr hi, MmuGather& tlb) {
               } else {
                 // The data must still reach the disk, and reclaim must see
                 // the use.
-                if (p.dirty()) f->set_dirty();
+                if (p.dirty()) {
+                  // Test-only fault (impl/fault_switch.h): the dirt is lost.
+                  if (fault_active(Fault::kZapForgetsDirty)) (void)f->test_and_clear_dirty();
+                  else f->set_dirty();
+                }
                 if (p.young()) f->set_accessed();
                 ++file;
               }
@@ -108,6 +115,18 @@ void Mm::zap_range(Addr lo, Addr hi, MmuGather& tlb) {
           }
           if (tlb.full()) tlb.flush();  // with the PTL dropped
         }
+        // Test-only fault (impl/fault_switch.h). Frees the table if the zap
+        // left it empty; sequential runs only (no PTL holder can exist).
+        if (fault_active(Fault::kZapFreesTable)) {
+          MutexLock g(pmd->lock());
+          bool empty = pmd->get(pi).pte_table() == t;
+          for (unsigned k = 0; empty && k < kEntriesPerTable; ++k) empty = t->get(k).none();
+          if (empty) {
+            pmd->set(pi, Pmd());
+            pt_.count_pte_table(-1);
+            delete t;
+          }
+        }
       }
     }
   }
@@ -116,13 +135,22 @@ void Mm::zap_range(Addr lo, Addr hi, MmuGather& tlb) {
 
 ZapOutcome VmaRef::zap_page_range_single(Addr address, std::uint64_t size) {
   // The Rust wrapper's checks: a silent return, which we count.
-  if (address + size < address || address < start_ || address + size > end_) {
+  // Test-only fault (impl/fault_switch.h): a range past end() is cut there.
+  const bool cut_at_end = fault_active(Fault::kBadZapNotRejected) &&
+                          address + size >= address && address >= start_ && address + size > end_;
+  if (!cut_at_end &&
+      (address + size < address || address < start_ || address + size > end_)) {
     mm_->zap_rejections_.fetch_add(1, std::memory_order_relaxed);
     return ZapOutcome::kRejected;
   }
   if (size == 0) return ZapOutcome::kZapped;
+  const Addr lo = page_down(address);
+  Addr hi = cut_at_end ? end_ : page_down(address + size - 1) + kPageSize;
+  // Test-only fault (impl/fault_switch.h).
+  if (fault_active(Fault::kZapRoundsEndDown)) hi = page_down(address + size);
+  if (lo >= hi) return ZapOutcome::kZapped;
   MmuGather tlb(*mm_);
-  mm_->zap_range(page_down(address), page_down(address + size - 1) + kPageSize, tlb);
+  mm_->zap_range(lo, hi, tlb);
   return ZapOutcome::kZapped;
 }
 

@@ -1,0 +1,115 @@
+// A test-only fault switch: deliberate, known bugs that can be switched on
+// in the implementation so that a test can prove the properties catch them
+// (properties/fault_detection_test.cc). Each Fault names one bug; a hook in
+// impl/*.cc, marked "// Test-only fault (impl/fault_switch.h).", takes the
+// broken path while fault_active() says so.
+//
+// Compiled in when MMV_FAULTS is 1 (CMake option MMV_FAULTS, on in every
+// build type but Release). Otherwise fault_active() is a constexpr false,
+// the hooks are dead code, and there is no switch to set: ScopedFault does
+// not exist.
+//
+// Thread safety: the switch is one process-wide atomic read with relaxed
+// loads. Faults are for sequential properties only: some of them (e.g.
+// kZapFreesTable) break the rules concurrent callers rely on. Use
+// ScopedFault, which restores the previous value when it goes out of scope,
+// so a fault cannot leak into other tests.
+#pragma once
+
+#include <atomic>
+
+namespace mmv::impl {
+
+enum class Fault {
+  kNone,
+  // zap_range: a dirty PTE does not mark its file folio dirty, so the data
+  // written through the mapping never reaches the file. A write fault on a
+  // shared file mapping dirties the page-cache folio already (write-notify,
+  // impl/fault.cc), which would leave the bug visible only for driver pages
+  // (vm_insert_page) -- about one case in 700. So the dirt is forgotten
+  // outright: the zap of a dirty PTE leaves its folio clean.
+  kZapForgetsDirty,
+  // zap_range: a PTE table left empty by the zap is unlinked and freed
+  // (zap must keep page tables; SPEC.md section 5).
+  kZapFreesTable,
+  // split_pmd: the split counts one extra anonymous page in rss.
+  kPmdSplitRssLeak,
+  // mmget_not_zero: succeeds after the last mmput (a refcount_inc where
+  // refcount_inc_not_zero belongs); the returned reference is to a
+  // torn-down mm and its mm_users stays 0.
+  kMmgetFromZero,
+  // VmaRef::zap_page_range_single: address + size > end() is not rejected;
+  // the range is cut at end() and zapped, and no rejection is counted.
+  kBadZapNotRejected,
+  // VmaRef::zap_page_range_single: the end is rounded down instead of up,
+  // so a size that ends inside a page leaves that page mapped.
+  kZapRoundsEndDown,
+  // exit_mmap: dirty file data is not written back at teardown.
+  kExitSkipsWriteback,
+  // ---- Concurrency faults, for the stress suites (stress/fault_catch_test.cc).
+  // mmget_not_zero: the increment-if-not-zero is a load, then a separate
+  // store of value + 1 (with a yield between them to widen the window): an
+  // increment can be lost, and a user can come back from zero.
+  kMmgetNotZeroRacy,
+  // mprotect: the VMA whose flags change is not write-locked first
+  // (vma_start_write skipped), so a reader holding its VMA read lock sees
+  // the flags change under it (a data race on VmaRef::flags_).
+  kVmaChangedWithoutWriteLock,
+  // lock_vma_under_rcu: no post-lock re-check that the VMA still contains
+  // addr (with a yield between the RCU lookup and the lock to widen the
+  // window); a reader can get a VMA that shrank away from its address.
+  kNoRangeRecheck,
+  // MmuGather::add: the folio reference is put at once, before the TLB
+  // flush for the batch.
+  kFreeBeforeFlush,
+};
+
+constexpr const char* fault_name(Fault f) {
+  switch (f) {
+    case Fault::kNone: return "kNone";
+    case Fault::kZapForgetsDirty: return "kZapForgetsDirty";
+    case Fault::kZapFreesTable: return "kZapFreesTable";
+    case Fault::kPmdSplitRssLeak: return "kPmdSplitRssLeak";
+    case Fault::kMmgetFromZero: return "kMmgetFromZero";
+    case Fault::kBadZapNotRejected: return "kBadZapNotRejected";
+    case Fault::kZapRoundsEndDown: return "kZapRoundsEndDown";
+    case Fault::kExitSkipsWriteback: return "kExitSkipsWriteback";
+    case Fault::kMmgetNotZeroRacy: return "kMmgetNotZeroRacy";
+    case Fault::kVmaChangedWithoutWriteLock: return "kVmaChangedWithoutWriteLock";
+    case Fault::kNoRangeRecheck: return "kNoRangeRecheck";
+    case Fault::kFreeBeforeFlush: return "kFreeBeforeFlush";
+  }
+  return "?";
+}
+
+#if MMV_FAULTS
+
+namespace fault_detail {
+inline std::atomic<Fault> g_active{Fault::kNone};
+}  // namespace fault_detail
+
+inline bool fault_active(Fault f) {
+  return fault_detail::g_active.load(std::memory_order_relaxed) == f;
+}
+
+// Switches `f` on for its lifetime (kNone: all off) and restores the
+// previous setting when destroyed.
+class ScopedFault {
+ public:
+  explicit ScopedFault(Fault f)
+      : previous_(fault_detail::g_active.exchange(f, std::memory_order_relaxed)) {}
+  ~ScopedFault() { fault_detail::g_active.store(previous_, std::memory_order_relaxed); }
+  ScopedFault(const ScopedFault&) = delete;
+  ScopedFault& operator=(const ScopedFault&) = delete;
+
+ private:
+  Fault previous_;
+};
+
+#else  // !MMV_FAULTS
+
+constexpr bool fault_active(Fault) { return false; }
+
+#endif  // MMV_FAULTS
+
+}  // namespace mmv::impl
