@@ -1,0 +1,94 @@
+// The stress suites (label `stress`): each runs a seeded, bounded workload
+// (stress/workload.h) and asserts its verdict on the main thread; every
+// failure message starts with "stress failure: seed=S threads=T". A
+// *WithoutThreads twin runs the same scaffolding on one thread.
+//
+// MMV_STRESS_SEED overrides the seed (to replay or to explore), and
+// MMV_FAULT=<fault_name> switches a test-only fault on (impl/fault_switch.h),
+// e.g. to watch TSan report a fault that only TSan can see:
+//   MMV_FAULT=kVmaChangedWithoutWriteLock build/tsan/stress/stress_test
+//     --gtest_filter='VmaLockStress.*'
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "stress/workload.h"
+
+namespace mmv::stress {
+namespace {
+
+// Zap histories are checked for linearizability, which bounds them (a few
+// hundred operations per VMA); the other workloads check cheap per-thread
+// verdicts and can run longer.
+StressConfig Config(int threads, std::uint64_t seed, int ops = 300) {
+  StressConfig c;
+  c.threads = threads;
+  c.seed = seed;
+  c.ops_per_thread = ops;
+  c.seconds = 2.0;
+  if (const char* s = std::getenv("MMV_STRESS_SEED")) c.seed = std::strtoull(s, nullptr, 0);
+  return c;
+}
+
+void Expect(const StressConfig& c, const StressReport& r) {
+  EXPECT_TRUE(r.ok) << failure_banner(c) << "\n" << r.explanation;
+  EXPECT_GT(r.ops, 0u) << failure_banner(c);
+  if (!r.notes.empty()) std::cout << "notes (" << failure_banner(c).substr(16) << "):\n" << r.notes;
+}
+
+TEST(ZapStress, ZapsFaultsAndInsertsAreLinearizablePerVma) {
+  const StressConfig c = Config(4, 11);
+  Expect(c, run_zap(c));
+}
+TEST(ZapStress, WithoutThreads) {
+  const StressConfig c = Config(1, 11);
+  Expect(c, run_zap(c));
+}
+
+TEST(VmaLockStress, ReadersUnderLockVmaUnderRcuSeeAStableContainingVma) {
+  const StressConfig c = Config(4, 21, 5000);
+  Expect(c, run_vma_lock(c, /*vma_lock=*/true));
+}
+TEST(VmaLockStress, WithoutThreads) {
+  const StressConfig c = Config(1, 21, 5000);
+  Expect(c, run_vma_lock(c, /*vma_lock=*/true));
+}
+TEST(MmapLockStress, ReadersUnderMmapReadLockSeeAStableContainingVma) {
+  const StressConfig c = Config(4, 22, 5000);
+  Expect(c, run_vma_lock(c, /*vma_lock=*/false));
+}
+TEST(MmapLockStress, WithoutThreads) {
+  const StressConfig c = Config(1, 22, 5000);
+  Expect(c, run_vma_lock(c, /*vma_lock=*/false));
+}
+
+TEST(RefcountStress, NoUserComesBackFromZeroAndTeardownRunsOnce) {
+  const StressConfig c = Config(4, 31, 5000);
+  Expect(c, run_refcount(c));
+}
+TEST(RefcountStress, WithoutThreads) {
+  const StressConfig c = Config(1, 31, 5000);
+  Expect(c, run_refcount(c));
+}
+
+TEST(TeardownStress, LastMmputOnWhicheverThread) {
+  const StressConfig c = Config(4, 41, 5000);
+  Expect(c, run_teardown(c, /*async=*/false));
+}
+TEST(TeardownStress, LastMmputAsyncOnWhicheverThread) {
+  const StressConfig c = Config(4, 42, 5000);
+  Expect(c, run_teardown(c, /*async=*/true));
+}
+TEST(TeardownStress, WithoutThreads) {
+  const StressConfig c = Config(1, 41, 5000);
+  Expect(c, run_teardown(c, /*async=*/false));
+}
+TEST(TeardownStress, AsyncWithoutThreads) {
+  const StressConfig c = Config(1, 42, 5000);
+  Expect(c, run_teardown(c, /*async=*/true));
+}
+
+}  // namespace
+}  // namespace mmv::stress

@@ -1,0 +1,71 @@
+// Seeded, bounded stress workloads on the implementation (SPEC.md sections
+// 1, 2, 5, 6). Shared by the gtest suites (stress/stress_test.cc,
+// stress/fault_catch_test.cc) and the long-running runner
+// (stress/stress_main.cc).
+//
+// Every workload:
+//  - runs `threads` workers started together (std::latch), each with its own
+//    std::mt19937_64 seeded from (seed, thread index), bounded by
+//    ops_per_thread AND seconds, whichever comes first;
+//  - shares nothing mutable between workers except the implementation under
+//    test: each worker records into its own vector, merged after join;
+//  - decides its verdict on the calling thread after join, from properties
+//    that hold under every interleaving (no flakes): no gtest, RapidCheck or
+//    other uninstrumented library code runs on a worker (SPEC.md section 7).
+//
+// The MMV_FAULT environment variable (a fault_name(), e.g.
+// MMV_FAULT=kNoRangeRecheck) switches a test-only fault on for the duration
+// of every workload run, to demonstrate what TSan reports for faults only
+// TSan can see.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "stress/linearizability.h"
+
+namespace mmv::stress {
+
+struct StressConfig {
+  int threads = 4;
+  std::uint64_t seed = 1;
+  int ops_per_thread = 300;
+  double seconds = 2.0;
+};
+
+struct StressReport {
+  bool ok = true;            // the verdict: false = a violation was found
+  std::string explanation;   // what was violated (empty when ok)
+  std::uint64_t ops = 0;     // operations the workers completed
+  double seconds = 0;        // wall time of the concurrent phase
+  std::string notes;         // e.g. linearizability kUnknown parts
+  double ops_per_second() const { return seconds > 0 ? ops / seconds : 0; }
+};
+
+// "stress failure: seed=S threads=T", for every failure message.
+std::string failure_banner(const StressConfig& cfg);
+
+std::uint64_t now_ns();
+
+// Threads doing reads/writes/zaps (mmap lock and VMA lock)/vm_insert_page on
+// pre-mapped anonymous, shared-file and MIXEDMAP VMAs; the history is checked
+// for linearizability per VMA; invariants, bugs, rss and written-back file
+// data are checked after join.
+StressReport run_zap(const StressConfig& cfg);
+
+// Readers under lock_vma_under_rcu (vma_lock = true) or the mmap read lock
+// (false) checking the VMA they hold, while thread 0 munmaps, mmaps and
+// mprotects (splits, merges) the same area.
+StressReport run_vma_lock(const StressConfig& cfg, bool vma_lock);
+
+// mmget_not_zero/mmput and mmgrab/mmdrop on every thread while the main
+// thread drops what may be the last user.
+StressReport run_refcount(const StressConfig& cfg);
+
+// Threads holding user references taken before they started use the mm and
+// then drop them; the last one tears down (mmput, or mmput_async).
+StressReport run_teardown(const StressConfig& cfg, bool async);
+
+}  // namespace mmv::stress
