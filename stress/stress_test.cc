@@ -35,6 +35,11 @@ StressConfig Config(int threads, std::uint64_t seed, int ops = 300) {
 void Expect(const StressConfig& c, const StressReport& r) {
   EXPECT_TRUE(r.ok) << failure_banner(c) << "\n" << r.explanation;
   EXPECT_GT(r.ops, 0u) << failure_banner(c);
+  // One line per run for scripts/verify's summary.
+  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::cout << "stress: " << test->test_suite_name() << '.' << test->name() << " threads=" << c.threads
+            << " seed=" << c.seed << " ops=" << r.ops << " ops/s=" << static_cast<long>(r.ops_per_second())
+            << (r.ok ? " ok" : " FAILED") << std::endl;
   if (!r.notes.empty()) std::cout << "notes (" << failure_banner(c).substr(16) << "):\n" << r.notes;
 }
 
