@@ -17,6 +17,16 @@
 #define MMV_TSAN 1
 #endif
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+#define MMV_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MMV_ASAN 1
+#endif
+#endif
+#ifndef MMV_ASAN
+#define MMV_ASAN 0
+#endif
 #ifndef MMV_TSAN
 #define MMV_TSAN 0
 #endif
@@ -50,6 +60,14 @@ TEST(FaultCatch, BaselineWithoutFaultPasses) {
 }
 
 TEST(FaultCatch, MmgetNotZeroRacyIsCaughtByRefcountStress) {
+#if MMV_ASAN
+  // A user resurrected from zero later drops the users' mm_count reference a
+  // second time and frees the mm under the test's own reference: under ASan
+  // that use after free is reported (and aborts the run) before the verdict
+  // can look. The verdict catches it in the other builds; ASan catches it
+  // here with MMV_FAULT=kMmgetNotZeroRacy stress_test --gtest_filter='RefcountStress.*'.
+  GTEST_SKIP() << "caught by ASan itself (a use after free), see the comment";
+#endif
   std::string why;
   const int at = Caught(impl::Fault::kMmgetNotZeroRacy, 10, run_refcount, &why);
   EXPECT_GE(at, 0) << "kMmgetNotZeroRacy went unnoticed";
