@@ -60,7 +60,10 @@ enum class Fault {
   // window); a reader can get a VMA that shrank away from its address.
   kNoRangeRecheck,
   // MmuGather::add: the folio reference is put at once, before the TLB
-  // flush for the batch.
+  // flush for the batch. Known NOT to be caught: impl has no TLB that could
+  // still reach the page (the PTE is cleared under the PTL before the put),
+  // so nothing can observe the early free. Kept as the honest example of a
+  // rule the suite cannot check; see the issue 5 closing note.
   kFreeBeforeFlush,
 };
 
