@@ -4,16 +4,7 @@
 #include <mutex>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define MMV_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MMV_ASAN 1
-#endif
-#endif
-#ifndef MMV_ASAN
-#define MMV_ASAN 0
-#endif
+#include "impl/sanitizers.h"
 
 namespace mmv::impl {
 namespace {

@@ -9,16 +9,8 @@
 #include <utility>
 #include <vector>
 
-#if defined(__SANITIZE_THREAD__)
-#define MMV_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MMV_TSAN 1
-#endif
-#endif
-#ifndef MMV_TSAN
-#define MMV_TSAN 0
-#endif
+#include "impl/sanitizers.h"
+
 
 namespace mmv::impl::rcu {
 

@@ -10,26 +10,9 @@
 #include <string>
 
 #include "impl/fault_switch.h"
+#include "impl/sanitizers.h"
 #include "stress/workload.h"
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MMV_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define MMV_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MMV_ASAN 1
-#endif
-#endif
-#ifndef MMV_ASAN
-#define MMV_ASAN 0
-#endif
-#ifndef MMV_TSAN
-#define MMV_TSAN 0
-#endif
 
 namespace mmv::stress {
 namespace {
@@ -83,7 +66,7 @@ TEST(FaultCatch, NoRangeRecheckIsCaughtByVmaLockStress) {
 }
 
 TEST(FaultCatch, VmaChangedWithoutWriteLockIsCaughtByVmaLockStress) {
-#if defined(__SANITIZE_THREAD__) || MMV_TSAN
+#if MMV_TSAN
   // Under TSan this fault is a data race on VmaRef::flags_ that TSan reports
   // (and, with halt_on_error=1, stops the run on) before the verdict can
   // look; demonstrate it with
