@@ -143,7 +143,6 @@ void Mm::exit_mmap() {
   if (!fault_active(Fault::kExitSkipsWriteback))
     for (File* f : to_write_back) f->writeback();
   for (File* f : registered) f->remove_mapper(*this);
-  torn_down_.store(true, std::memory_order_release);
   rcu::reclaim();
 }
 

@@ -210,7 +210,6 @@ class Mm {
   const Addr window_hi_;
   AtomicRefcount users_{1};
   AtomicRefcount count_{1};
-  std::atomic<bool> torn_down_{false};
 
   MmapLock mmap_lock_;
   std::map<Addr, VmaRef*> vmas_ MMV_GUARDED_BY(mmap_lock_);

@@ -15,10 +15,6 @@ namespace {
 // per system call.
 constexpr std::size_t kReclaimBatch = 64;
 
-Vma as_model(const VmaRef& v) {
-  return Vma{v.start(), v.end(), v.flags(), v.backing(), v.anon_vma()};
-}
-
 }  // namespace
 
 VmaRef* VmaSnapshot::find(Addr a) const {
@@ -131,13 +127,13 @@ void Mm::merge_around(VmaRef* v) {
   auto it = vmas_.find(v->start_);
   if (it != vmas_.begin()) {
     VmaRef* prev = std::prev(it)->second;
-    if (vmas_mergeable(as_model(*prev), as_model(*v))) {
+    if (vmas_mergeable(prev->as_vma(), v->as_vma())) {
       absorb(prev, v);
       v = prev;
     }
   }
   auto next = vmas_.upper_bound(v->start_);
-  if (next != vmas_.end() && vmas_mergeable(as_model(*v), as_model(*next->second)))
+  if (next != vmas_.end() && vmas_mergeable(v->as_vma(), next->second->as_vma()))
     absorb(v, next->second);
 }
 

@@ -42,7 +42,7 @@ model::System Observer::observe(Kernel& k, Mm& mm) {
     MmapReadGuard g(static_cast<MmWithUser&>(mm));
     mm.mmap_lock_.assert_held_shared();
     for (const auto& [start, v] : mm.vmas_)
-      p.vmas[start] = Vma{v->start_, v->end_, v->flags_, v->backing_, v->anon_vma()};
+      p.vmas[start] = v->as_vma();
   }
   mm.pt_.walk(
       [&](Addr a, Pte pte) {

@@ -243,7 +243,6 @@ void PageTables::free_uncovered(Addr lo, Addr hi, Covered covered) {
     pgd_[pgd_index(pgd_base)].store(nullptr, std::memory_order_release);
     delete pud;
     nr_pud_.fetch_sub(1, std::memory_order_relaxed);
-    if (pgd_base + kPgdSize < pgd_base) break;  // wrapped past the top
   }
 }
 

@@ -89,6 +89,8 @@ class VmaRef {
   MmWithUser& mm() const { return *mm_; }
   bool contains(Addr a) const { return start_ <= a && a < end_; }
   std::uint64_t anon_vma() const { return anon_vma_.load(std::memory_order_acquire); }
+  // This VMA as a value in the model's vocabulary (model/vma.h).
+  Vma as_vma() const { return Vma{start_, end_, flags_, backing_, anon_vma()}; }
 
   // The VmaMixedMap view of this VMA, or null if MIXEDMAP is not set.
   VmaMixedMap* as_mixedmap_vma();

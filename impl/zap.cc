@@ -223,7 +223,7 @@ std::vector<Vma> MmWithUser::vmas() {
   mmap_lock_.assert_held_shared();
   std::vector<Vma> out;
   for (const auto& [start, v] : vmas_)
-    out.push_back(Vma{v->start_, v->end_, v->flags_, v->backing_, v->anon_vma()});
+    out.push_back(v->as_vma());
   return out;
 }
 

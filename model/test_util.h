@@ -14,6 +14,7 @@
 
 #include "model/describe.h"
 #include "model/system.h"
+#include "testing/marked_pages.h"
 
 // gtest printers for the model's small value types, so that failed
 // EXPECT_EQs show values instead of bytes. They live in the types' namespace.
@@ -162,25 +163,9 @@ inline Addr Map(System& s, const MmapRequest& r) {
 
 // ---- Contents -------------------------------------------------------------
 
-// A page with a few recognisable non-zero bytes derived from `tag`.
-inline PageBytes Marked(std::uint8_t tag) {
-  PageBytes p;
-  p.set(0, tag);
-  auto other = static_cast<std::uint8_t>(tag ^ 0x5a);
-  p.set(100, other == 0 ? std::uint8_t{1} : other);
-  p.set(kPageSize - 1, tag);
-  return p;
-}
-
-// n pages, page i marked with tag base + i (never 0).
-inline std::vector<PageBytes> MarkedPages(std::size_t n, std::uint8_t base = 1) {
-  std::vector<PageBytes> out;
-  for (std::size_t i = 0; i < n; ++i) {
-    auto tag = static_cast<std::uint8_t>(base + i);
-    out.push_back(Marked(tag == 0 ? 0xff : tag));
-  }
-  return out;
-}
+// Recognisable page contents (testing/marked_pages.h).
+using ::mmv::testing::Marked;
+using ::mmv::testing::MarkedPages;
 
 // The folio mapped at `a` (0 if nothing or the zero page is mapped).
 inline FolioId FolioAt(const System& s, Addr a) {

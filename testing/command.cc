@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "testing/marked_pages.h"
+
 namespace mmv::cmd {
 
 const char* op_name(Op op) {
@@ -123,15 +125,7 @@ void account(const Command& c, const std::string& out, Holdings& h) {
 }
 
 std::vector<PageBytes> file_contents(const FileSpec& f) {
-  std::vector<PageBytes> pages(f.pages);
-  for (std::uint64_t i = 0; i < f.pages; ++i) {
-    // Three recognisable, never-zero bytes per page.
-    const auto tag = static_cast<std::uint8_t>(f.tag + i);
-    pages[i].set(0, tag == 0 ? 0xff : tag);
-    pages[i].set(100, static_cast<std::uint8_t>(tag ^ 0x5a) == 0 ? 1 : tag ^ 0x5a);
-    pages[i].set(kPageSize - 1, tag == 0 ? 0xff : tag);
-  }
-  return pages;
+  return testing::MarkedPages(f.pages, f.tag);
 }
 
 std::string outcome(const Status& s) {

@@ -86,7 +86,7 @@ void account(const Command& c, const std::string& out, Holdings& h);
 // The files every runner creates first, in this order (file slots 0, 1).
 struct FileSpec {
   std::uint64_t pages;
-  std::uint8_t tag;  // page i is model::test::Marked(tag + i)
+  std::uint8_t tag;  // page i is testing::Marked(tag + i) (testing/marked_pages.h)
   bool warm;
 };
 inline constexpr FileSpec kFiles[] = {{20, 1, true}, {6, 100, false}};

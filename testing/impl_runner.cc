@@ -7,7 +7,7 @@ namespace {
 
 std::string describe(const impl::VmaRef* v) {
   if (!v) return outcome_vma(nullptr);
-  const Vma m{v->start(), v->end(), v->flags(), v->backing(), v->anon_vma()};
+  const Vma m = v->as_vma();
   return outcome_vma(&m);
 }
 
