@@ -17,6 +17,9 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
+#include <string>
+#include <string_view>
 
 namespace mmv::impl {
 
@@ -83,6 +86,21 @@ constexpr const char* fault_name(Fault f) {
     case Fault::kFreeBeforeFlush: return "kFreeBeforeFlush";
   }
   return "?";
+}
+
+// The fault spelled `name` as fault_name() spells it, if there is one.
+inline std::optional<Fault> fault_from_name(std::string_view name) {
+  for (int i = 0; std::string_view(fault_name(static_cast<Fault>(i))) != "?"; ++i)
+    if (name == fault_name(static_cast<Fault>(i))) return static_cast<Fault>(i);
+  return std::nullopt;
+}
+
+// Every fault's name, space-separated (for error messages).
+inline std::string all_fault_names() {
+  std::string out;
+  for (int i = 0; std::string_view(fault_name(static_cast<Fault>(i))) != "?"; ++i)
+    out += (i ? " " : "") + std::string(fault_name(static_cast<Fault>(i)));
+  return out;
 }
 
 #if MMV_FAULTS

@@ -1,6 +1,7 @@
 #include "stress/workload.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <latch>
 #include <map>
@@ -25,23 +26,24 @@ constexpr Addr kP = kPageSize;
 
 // ---- scaffolding -----------------------------------------------------------
 
-// MMV_FAULT=<fault_name> switches that fault on for one workload run.
+// MMV_FAULT=<fault_name> switches that fault on for one workload run. A name
+// that is not a fault, or a build without the fault switch, ends the process
+// with exit status 2: a typo must not read as "the fault was not caught".
 class EnvFault {
  public:
   EnvFault() {
-#if MMV_FAULTS
     const char* name = std::getenv("MMV_FAULT");
     if (!name || !*name) return;
-    for (int i = 0;; ++i) {
-      const auto f = static_cast<impl::Fault>(i);
-      const std::string n = impl::fault_name(f);
-      if (n == "?") break;
-      if (n == name) {
-        fault_.emplace(f);
-        return;
-      }
+#if MMV_FAULTS
+    if (const std::optional<impl::Fault> f = impl::fault_from_name(name)) {
+      fault_.emplace(*f);
+      return;
     }
+    std::fprintf(stderr, "MMV_FAULT=%s names no fault; the faults are: %s\n", name, impl::all_fault_names().c_str());
+#else
+    std::fprintf(stderr, "MMV_FAULT=%s: this build has no fault switch (CMake option MMV_FAULTS is off)\n", name);
 #endif
+    std::exit(2);
   }
 
  private:
