@@ -239,11 +239,16 @@ void Mm::fault_around(VmaRef& v, File& file, Addr addr) {
       {from + kWindow, std::uint64_t{kEntriesPerTable}, pte_off + vma_pages - vma_off});
   const Addr table = pmd_down(addr);
   auto at = [&](std::uint64_t i) { return table + (i << kPageShift); };
-  // As in the model (see model/fault.cc): a window of one page, clamped to
-  // end of file, maps nothing.
+  // Linux 6.18's filemap_map_pages (see model/fault.cc for the whole
+  // story): clamped to end of file; and when the window's first cached page
+  // is the file's last one, its preallocated PTE table is not installed, so
+  // without a table already there nothing is mapped.
   std::uint64_t end = from;
   while (end < to && file_index(v, at(end)) < file.size_pages()) ++end;
-  if (end - from < 2) return;
+  std::uint64_t first = from;
+  while (first < end && !file.find_folio(file_index(v, at(first)))) ++first;
+  if (first == end) return;
+  if (file_index(v, at(first)) + 1 == file.size_pages() && !pt_.pte_table(table)) return;
   for (std::uint64_t i = from; i < end; ++i) {
     const Addr a = at(i);
     if (!pt_.pte(a).none()) continue;

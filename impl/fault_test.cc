@@ -282,6 +282,22 @@ TEST(ImplFault, WriteOrReadPastEofIsSigbus) {
   t.ExpectSameState();
 }
 
+TEST(ImplFault, FaultAroundAtEndOfFileMapsTheLastPageOnlyIntoAnExistingTable) {
+  // model/fault.cc: the window of a fault at +17 is file page 11, the last.
+  for (const bool table_first : {false, true}) {
+    Twin t;
+    const FileId f = t.create_file(MarkedPages(12), Cache::kWarm);
+    if (table_first) {
+      t.map(AnonAt(kLo + 40 * kP, kP));
+      ASSERT_TRUE(IsOk(t.write(kLo + 40 * kP, 1)));
+    }
+    t.map(FileAt(f, 9, kLo + 14 * kP, 4 * kP, /*shared=*/true));
+    EXPECT_TRUE(IsErr(t.read(kLo + 17 * kP), Errc::kBus));
+    EXPECT_EQ(t.observed().page(kLo + 16 * kP).has_value(), table_first) << table_first;
+    t.ExpectSameState();
+  }
+}
+
 TEST(ImplFault, SigbusKeepsWhatFaultAroundMapped) {
   //   page: 0 1 2 | 3 ... 7       file of 3 pages (warm), VMA of 8
   //   read at 5: window [0, 8) clamped to EOF -> 0..2 mapped, then SIGBUS
@@ -300,10 +316,12 @@ TEST(ImplFault, SigbusKeepsWhatFaultAroundMapped) {
   t.ExpectSameState();
 }
 
-TEST(ImplFault, WindowOfOnePageAtEofMapsNothing) {
+TEST(ImplFault, WindowStartingAtTheLastPageOfTheFileMapsNothingWithoutATable) {
   //   pte:  16 | 17 18 19        file of 17 pages (warm), VMA of 20 pages
-  //   read at 17: window [16, 20) clamped to EOF = [16, 17): maps nothing.
-  //   With 18 pages, read at 18: window [16, 18) maps 16 and 17.
+  //   read at 17: window [16, 20) clamped to EOF = [16, 17), whose first
+  //   page is the file's last, and no PTE table yet: maps nothing.
+  //   With 18 pages, read at 18: window [16, 18) starts before the last
+  //   page: maps 16 and 17.
   Twin t;
   const FileId f17 = t.create_file(MarkedPages(17), Cache::kWarm);
   const FileId f18 = t.create_file(MarkedPages(18), Cache::kWarm);

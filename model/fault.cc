@@ -153,16 +153,23 @@ void System::fault_around(const Vma& v, Addr addr) {
   const File& file = files_.at(v.backing.file);
   const Addr table = pmd_down(addr);
   auto at = [&](std::uint64_t i) { return table + (i << kPageShift); };
-  // Clamped to end of file, a window of one page maps nothing: measured on
-  // the host kernel (6.18), where a fault past EOF whose window is [last
-  // page, EOF page] leaves the last page unmapped, while a wider window maps
-  // every cached page before EOF. Known gap: once the same open file has
-  // taken a read fault before, the kernel does map that one page (readahead
-  // state kept per open file, which the model does not track); the oracle
-  // finds this only in sequences much longer than its default 40 ops.
+  // The window is clamped to end of file (filemap_map_pages: end_pgoff =
+  // min(end_pgoff, file_end)). Since Linux 6.18 ("mm/memory: do not populate
+  // page table entries beyond i_size"), the PTE table that do_fault_around
+  // preallocated is installed only by filemap_map_pmd(), which runs only
+  // when the first cached folio of the window ends before end of file
+  // (can_map_large). So when that first folio is the file's last page and no
+  // PTE table covers the window yet, pte_offset_map_lock() finds none and
+  // nothing is mapped; with a table already there (any earlier fault in the
+  // same 2 MiB, of any VMA), every cached page of the window is. Measured on
+  // the host kernel: model/oracle/kernel_oracle_test.cc,
+  // KernelOracleEdge.FaultAroundAtEndOfFile*.
   std::uint64_t end = from;
   while (end < to && v.file_index(at(end)) < file.size_pages) ++end;
-  if (end - from < 2) return;
+  std::uint64_t first = from;
+  while (first < end && !file.page_cache.contains(v.file_index(at(first)))) ++first;
+  if (first == end) return;
+  if (v.file_index(at(first)) + 1 == file.size_pages && !pt_.pte_tables.contains(table)) return;
   for (std::uint64_t i = from; i < end; ++i) {
     const Addr a = at(i);
     const std::uint64_t index = v.file_index(a);

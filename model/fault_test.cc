@@ -429,6 +429,41 @@ TEST(FaultAround, WindowIsClampedToEndOfFile) {
   EXPECT_EQ(s, before);
 }
 
+// Linux 6.18: when the window (clamped to EOF) starts at the file's last
+// cached page, fault-around installs no PTE table of its own, so it maps
+// that page only if a table is already there (model/fault.cc).
+TEST(FaultAround, AtEndOfFileTheLastPageNeedsAnExistingTable) {
+  //   kLo+14 +15 +16 | +17     file of 12 pages mapped from page 9: +17 is past EOF
+  //   window of a fault at +17: [+16, +18) clamped to EOF = {+16, file page 11}
+  for (const bool table_first : {false, true}) {
+    System s(kLo, kHi);
+    FileId f = s.create_file(MarkedPages(12), System::Cache::kWarm);
+    if (table_first) {  // a page of another VMA in the same 2 MiB
+      Map(s, AnonAt(kLo + 40 * kP, kP));
+      ASSERT_TRUE(IsOk(s.write(kLo + 40 * kP, 1)));
+    }
+    Map(s, FileAt(f, 9, kLo + 14 * kP, 4 * kP, /*shared=*/true));
+    EXPECT_TRUE(IsErr(s.read(kLo + 17 * kP), Errc::kBus));
+    EXPECT_EQ(s.page(kLo + 16 * kP).has_value(), table_first) << "table first: " << table_first;
+    EXPECT_EQ(s.table_counts().pte, table_first ? 1u : 0u);
+    ExpectInvariants(s);
+  }
+}
+
+TEST(FaultAround, AtEndOfFileAWiderWindowMapsWithoutATable) {
+  //   kLo+15 .. +19 map file pages 8..12 (12 is past EOF); a fault at +19
+  //   has the window [+16, +20), clamped to EOF: file pages 9..11. Its first
+  //   page is not the file's last, so all three are mapped (host: same).
+  System s(kLo, kHi);
+  FileId f = s.create_file(MarkedPages(12), System::Cache::kWarm);
+  Map(s, FileAt(f, 8, kLo + 15 * kP, 5 * kP, /*shared=*/true));
+  EXPECT_TRUE(IsErr(s.read(kLo + 19 * kP), Errc::kBus));
+  EXPECT_EQ(PresentPages(s, kLo + 15 * kP, kLo + 20 * kP), 3u);
+  EXPECT_TRUE(s.page(kLo + 16 * kP).has_value());
+  EXPECT_FALSE(s.page(kLo + 15 * kP).has_value()) << "outside the 16-aligned window";
+  ExpectInvariants(s);
+}
+
 TEST(FaultAround, OnlyPagesAlreadyInThePageCache) {
   System s(kLo, kHi);
   FileId f = s.create_file(MarkedPages(4), System::Cache::kCold);

@@ -38,9 +38,11 @@
 //    Like the kernel, it runs before the faulting page is looked at, so a
 //    read fault that then fails (SIGBUS past end of file, ENOMEM for the
 //    page-cache folio) keeps what fault-around mapped: the one case besides
-//    mprotect where a failed operation changes state. Clamped to end of file,
-//    a window of a single page maps nothing (measured on the host kernel for
-//    a freshly opened file; see fault_around for the known gap).
+//    mprotect where a failed operation changes state. As in Linux 6.18, when
+//    the window's first cached page is the file's last page, fault-around
+//    installs no PTE table of its own: without one already covering the
+//    window it maps nothing (see fault_around; checked against the host
+//    kernel by the oracle).
 //  - VM_ACCOUNT is set on private writable areas at mmap, and by mprotect
 //    when a private area first becomes writable; it is never cleared, so an
 //    area that was once writable no longer merges with one that never was.
