@@ -16,6 +16,8 @@ namespace {
 
 constexpr std::size_t kMaxReported = 16;  // disagreement lines per step
 
+OracleTotals totals;  // what this process checked (oracle_totals)
+
 std::string hex(std::uint64_t v) {
   std::ostringstream os;
   os << "0x" << std::hex << v;
@@ -165,6 +167,21 @@ Addr Oracle::access_addr(bool in_vma, std::uint32_t vma, std::uint32_t page,
   return v->start + (page % v->pages()) * kPageSize + offset;
 }
 
+Oracle::EofEdge Oracle::eof_edge(Addr a) const {
+  // A read of a past EOF whose fault-around window, clamped to EOF, starts
+  // at the file's last page: the page just before a, in a's 16-page window
+  // and in the same file VMA (model/fault.cc, fault_around).
+  const auto it = model_.vmas().upper_bound(a);
+  if (it == model_.vmas().begin()) return EofEdge::kNone;
+  const Vma& v = std::prev(it)->second;
+  if (a >= v.end || v.backing.kind != BackingKind::kFile || page_down(a) == v.start) return EofEdge::kNone;
+  if (((a >> kPageShift) % 16) == 0) return EofEdge::kNone;
+  const std::uint64_t size = model_.files().at(v.backing.file).size_pages;
+  if (v.file_index(a) != size || v.file_index(page_down(a) - kPageSize) + 1 != size) return EofEdge::kNone;
+  return model_.page_table().pte_tables.contains(pmd_down(a)) ? EofEdge::kLastPageWithTable
+                                                              : EofEdge::kLastPageWithoutTable;
+}
+
 std::vector<std::string> Oracle::apply(const OracleOp& op, std::string* line) {
   std::vector<std::string> bad;
   std::ostringstream out;
@@ -226,7 +243,15 @@ std::vector<std::string> Oracle::apply(const OracleOp& op, std::string* line) {
           if (!same_error(m, k)) bad.push_back("mprotect result differs");
         } else if constexpr (std::is_same_v<T, OpRead>) {
           const Addr a = access_addr(o.in_vma, o.vma, o.page, o.offset);
+          const EofEdge edge = eof_edge(a);
+          const std::size_t ptes_before = model_.page_table().ptes.size();
           const auto m = model_.read(a);
+          if (!m.ok() && m.error() == Errc::kBus) {
+            ++totals.sigbus;
+            if (model_.page_table().ptes.size() > ptes_before) ++totals.sigbus_after_fault_around;
+            if (edge == EofEdge::kLastPageWithoutTable) ++totals.eof_last_page_without_table;
+            if (edge == EofEdge::kLastPageWithTable) ++totals.eof_last_page_with_table;
+          }
           std::uint8_t v = 0;
           const int k = kernel_.read_byte(a, &v);
           out << "B+" << hex(a - base_) << ": model " << model_str(m) << " | kernel "
@@ -403,10 +428,6 @@ std::vector<std::string> Oracle::finish() {
   bad.insert(bad.end(), state.begin(), state.end());
   return bad;
 }
-
-namespace {
-OracleTotals totals;
-}  // namespace
 
 OracleTotals oracle_totals() { return totals; }
 

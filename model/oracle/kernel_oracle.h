@@ -49,6 +49,10 @@ class Oracle {
                    std::uint32_t offset) const;
   // The model's (index % n)-th VMA; nullptr if there is none.
   const Vma* nth_vma(std::uint32_t index) const;
+  // Whether a read of `a` meets the end-of-file fault-around edge, and which
+  // side of it (see eof_edge in kernel_oracle.cc); counted in OracleTotals.
+  enum class EofEdge { kNone, kLastPageWithoutTable, kLastPageWithTable };
+  EofEdge eof_edge(Addr a) const;
 
   Addr base_;
   model::System model_;
@@ -67,6 +71,14 @@ std::optional<std::string> run_sequence(const OpSequence& seq);
 struct OracleTotals {
   std::uint64_t sequences = 0;
   std::uint64_t ops = 0;
+  // Reach of the end-of-file edges (model/fault.cc, fault_around), counted
+  // from the model's side of each read: reads that took SIGBUS, those after
+  // which fault-around had mapped pages, and reads past EOF whose window
+  // starts at the file's last page, without and with a PTE table there.
+  std::uint64_t sigbus = 0;
+  std::uint64_t sigbus_after_fault_around = 0;
+  std::uint64_t eof_last_page_without_table = 0;
+  std::uint64_t eof_last_page_with_table = 0;
 };
 OracleTotals oracle_totals();
 
