@@ -5,12 +5,13 @@
 
 #include <algorithm>
 #include <climits>
+#include <string>
+#include <vector>
 
-#include "model/describe.h"
 #include "properties/gen.h"
 #include "properties/stats.h"
-#include "testing/impl_runner.h"
-#include "testing/model_runner.h"
+#include "testing/command_text.h"
+#include "testing/compare.h"
 
 namespace mmv::props {
 namespace {
@@ -18,11 +19,16 @@ namespace {
 using Base = rc::state::Command<cmd::ModelRunner, cmd::ImplRunner>;
 
 int g_shortest = INT_MAX;
-thread_local int t_steps = 0;
+thread_local std::vector<cmd::Command> t_ran;  // this case's commands so far
 
+// Fails the case with `why` and the regression file that replays it
+// (regressions/README.md): RapidCheck reports the shrunk case's message, so
+// the file printed is the shrunk sequence.
 void fail(const std::string& why) {
-  g_shortest = std::min(g_shortest, t_steps);
-  RC_FAIL(why);
+  g_shortest = std::min(g_shortest, static_cast<int>(t_ran.size()));
+  const std::string first_line = why.substr(0, why.find('\n'));
+  RC_FAIL(why + "\n\nregression file (save as regressions/<name>.mmv; replay with build/<preset>/testing/replay FILE):\n" +
+          cmd::format_command_file({{"kind", "model-vs-impl"}, {"caught", first_line}}, t_ran));
 }
 
 struct Step : Base {
@@ -34,19 +40,11 @@ struct Step : Base {
   }
   void apply(cmd::ModelRunner& m) const override { (void)m.apply(c); }
   void run(const cmd::ModelRunner& before, cmd::ImplRunner& impl) const override {
-    ++t_steps;
+    t_ran.push_back(c);
     cmd::ModelRunner after = before;
-    const std::string expect = after.apply(c);
-    const std::string got = impl.apply(c);
-    stats().count(c, got, before.system(), after.system());
-    if (expect != got) fail(cmd::to_string(c) + ": model " + expect + ", impl " + got);
-    const model::System seen = impl.observe();
-    if (!(after.system() == seen)) {
-      fail("after " + cmd::to_string(c) + " the states differ (model | impl):\n" +
-           model::diff(after.system(), seen));
-    }
-    const auto broken = impl.check_invariants();
-    if (!broken.empty()) fail("after " + cmd::to_string(c) + ": " + broken.front());
+    const cmd::StepResult r = cmd::step_and_compare(c, after, impl);
+    stats().count(c, r.impl, before.system(), after.system());
+    if (r.mismatch) fail(*r.mismatch);
   }
   void show(std::ostream& os) const override { os << c; }
 };
@@ -62,7 +60,7 @@ rc::Gen<std::shared_ptr<const Base>> gen_step(const cmd::ModelRunner& m) {
 void model_vs_impl_case() {
   const cmd::ModelRunner initial;
   cmd::ImplRunner impl;
-  t_steps = 0;
+  t_ran.clear();
   stats().begin_case();
   rc::state::check(initial, impl, gen_step);
   stats().end_case();

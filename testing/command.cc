@@ -40,53 +40,7 @@ std::string hex(std::uint64_t v) {
   return os.str();
 }
 
-std::string describe_request(const MmapRequest& r) {
-  std::ostringstream os;
-  os << (r.fixed ? "fixed " : "hint ") << hex(r.addr) << " len " << hex(r.length) << ' '
-     << flags_to_string(r.prot);
-  switch (r.backing.kind) {
-    case BackingKind::kAnon: os << (r.shared ? " shared-anon" : " anon"); break;
-    case BackingKind::kFile:
-      os << (r.shared ? " shared" : " private") << " file-slot " << r.backing.file << " pgoff "
-         << r.backing.pgoff;
-      break;
-    case BackingKind::kDriver: os << " driver"; break;
-  }
-  if (r.advice) os << " advice " << flags_to_string(r.advice);
-  for (VmaNewOp op : r.setup) os << " setup#" << static_cast<int>(op);
-  return os.str();
-}
-
 }  // namespace
-
-std::string to_string(const Command& c) {
-  std::ostringstream os;
-  os << op_name(c.op);
-  switch (c.op) {
-    case Op::kMmap: os << ' ' << describe_request(c.mmap); break;
-    case Op::kMunmap: os << ' ' << hex(c.addr) << " len " << hex(c.len); break;
-    case Op::kMprotect:
-      os << ' ' << hex(c.addr) << " len " << hex(c.len) << ' ' << flags_to_string(c.prot);
-      break;
-    case Op::kRead: os << ' ' << hex(c.addr); break;
-    case Op::kWrite: os << ' ' << hex(c.addr) << " = " << +c.value; break;
-    case Op::kZap:
-    case Op::kZapUnderVmaLock:
-      os << " vma@" << hex(c.addr) << " [" << hex(c.addr2) << " size " << hex(c.len) << ']';
-      break;
-    case Op::kPutPage: os << " page-slot " << c.slot; break;
-    case Op::kInsertPage:
-      os << " page-slot " << c.slot << " vma@" << hex(c.addr) << " at " << hex(c.addr2);
-      break;
-    case Op::kWriteback: os << " file-slot " << c.slot; break;
-    case Op::kLockVmaUnderRcu:
-    case Op::kVmaLookup: os << ' ' << hex(c.addr); break;
-    default: break;
-  }
-  return os.str();
-}
-
-std::ostream& operator<<(std::ostream& os, const Command& c) { return os << to_string(c); }
 
 bool precondition(const Command& c, const Holdings& h) {
   switch (c.op) {

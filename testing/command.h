@@ -62,6 +62,7 @@ struct Command {
   friend bool operator==(const Command&, const Command&) = default;
 };
 
+// The command as one line of text; testing/command_text.h reads it back.
 std::string to_string(const Command& c);
 std::ostream& operator<<(std::ostream& os, const Command& c);
 

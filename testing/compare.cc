@@ -1,0 +1,45 @@
+#include "testing/compare.h"
+
+#include "model/describe.h"
+
+namespace mmv::cmd {
+
+StepResult step_and_compare(const Command& c, ModelRunner& model, ImplRunner& impl) {
+  StepResult r;
+  r.model = model.apply(c);
+  r.impl = impl.apply(c);
+  if (r.model != r.impl) {
+    r.mismatch = to_string(c) + ": model " + r.model + ", impl " + r.impl;
+    return r;
+  }
+  const model::System seen = impl.observe();
+  if (!(model.system() == seen)) {
+    r.mismatch = "after " + to_string(c) + " the states differ (model | impl):\n" + model::diff(model.system(), seen);
+    return r;
+  }
+  const auto broken = impl.check_invariants();
+  if (!broken.empty()) r.mismatch = "after " + to_string(c) + ": " + broken.front();
+  return r;
+}
+
+Replayed replay_commands(const std::vector<Command>& commands) {
+  Replayed out;
+  ModelRunner model;
+  ImplRunner impl;
+  for (const Command& c : commands) {
+    ++out.ran;
+    if (!precondition(c, model.holdings())) {
+      out.mismatch = "command " + std::to_string(out.ran) + " (" + to_string(c) +
+                     "): its precondition does not hold (a reference the run does not hold)";
+      return out;
+    }
+    const StepResult r = step_and_compare(c, model, impl);
+    if (r.mismatch) {
+      out.mismatch = "command " + std::to_string(out.ran) + ": " + *r.mismatch;
+      return out;
+    }
+  }
+  return out;
+}
+
+}  // namespace mmv::cmd

@@ -1,0 +1,96 @@
+// replay: replays regression files (regressions/README.md) against the
+// model and the implementation, comparing after every command exactly as the
+// model-vs-impl property does (testing/compare.h).
+//
+//   replay FILE...
+//
+// A file passes when every command agrees. A file whose header names a fault
+// ("# fault: kZapForgetsDirty") must also still catch it: replayed again with
+// that fault switched on (impl/fault_switch.h), some command must disagree.
+// Exit status: 0 all passed, 1 a file failed, 2 a file could not be read or
+// parsed, or names no known fault.
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "impl/fault_switch.h"
+#include "testing/command_text.h"
+#include "testing/compare.h"
+
+namespace {
+
+using namespace mmv;
+
+// 0 passed, 1 failed, 2 unusable.
+int replay_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "replay: cannot read " << path << "\n";
+    return 2;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string error;
+  const std::optional<cmd::CommandFile> file = cmd::parse_command_file(text.str(), &error);
+  if (!file) {
+    std::cerr << "replay: " << path << ": " << error << "\n";
+    return 2;
+  }
+  const auto kind = file->header.find("kind");
+  if (kind == file->header.end() || kind->second != "model-vs-impl") {
+    std::cerr << "replay: " << path << ": the header must say '# kind: model-vs-impl'\n";
+    return 2;
+  }
+  if (file->commands.empty()) {
+    std::cerr << "replay: " << path << ": no commands\n";
+    return 2;
+  }
+  const cmd::Replayed plain = cmd::replay_commands(file->commands);
+  if (plain.mismatch) {
+    std::cout << "FAIL " << path << ": " << *plain.mismatch << "\n";
+    return 1;
+  }
+  std::cout << "ok   " << path << ": " << file->commands.size() << " commands agree";
+  const auto fault = file->header.find("fault");
+  if (fault == file->header.end()) {
+    std::cout << "\n";
+    return 0;
+  }
+  const std::optional<impl::Fault> f = impl::fault_from_name(fault->second);
+  if (!f) {
+    std::cout << "\n";
+    std::cerr << "replay: " << path << ": '# fault: " << fault->second
+              << "' names no fault; the faults are: " << impl::all_fault_names() << "\n";
+    return 2;
+  }
+#if MMV_FAULTS
+  cmd::Replayed faulty;
+  {
+    impl::ScopedFault on(*f);
+    faulty = cmd::replay_commands(file->commands);
+  }
+  if (!faulty.mismatch) {
+    std::cout << "\nFAIL " << path << ": with " << fault->second
+              << " on, every command still agrees: the file no longer catches its fault\n";
+    return 1;
+  }
+  std::cout << "; with " << fault->second << " on, caught at command " << faulty.ran << "\n";
+#else
+  std::cout << " (this build has no fault switch: " << fault->second << " not replayed)\n";
+#endif
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: " << argv[0] << " FILE...   (regression files, see regressions/README.md)\n";
+    return 2;
+  }
+  int worst = 0;
+  for (int i = 1; i < argc; ++i) worst = std::max(worst, replay_file(argv[i]));
+  return worst;
+}
