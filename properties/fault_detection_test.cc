@@ -26,6 +26,8 @@
 #include "properties/params.h"
 #include "properties/state_machine.h"
 #include "properties/stats.h"
+#include "testing/command_text.h"
+#include "testing/compare.h"
 
 #if !MMV_FAULTS
 #error "fault_detection_test needs the fault switch (CMake option MMV_FAULTS)"
@@ -96,9 +98,28 @@ TEST_P(FaultDetection, FoundAndShrunkWithinDefaultBudget) {
     for (std::string line; std::getline(lines, line);)
       if (!line.empty()) std::printf("    %s\n", line.c_str());
   }
-  std::fflush(stdout);
   EXPECT_GE(shrunk, 1) << report.str();
   EXPECT_LE(shrunk, kMaxShrunk) << report.str();
+
+  // The shrunk counterexample as a regression file (regressions/*.mmv), and
+  // proof that it is one: clean with the fault off, caught with it on.
+  const std::string marker = "regression file (";
+  const auto at = failure.description.rfind(marker);  // the source text of RC_FAIL comes first
+  ASSERT_NE(at, std::string::npos) << failure.description;
+  std::string error;
+  const auto file = cmd::parse_command_file(failure.description.substr(failure.description.find('\n', at) + 1), &error);
+  ASSERT_TRUE(file.has_value()) << error << "\nin:\n" << failure.description;
+  const std::string text = cmd::format_command_file(
+      {{"kind", "model-vs-impl"},
+       {"caught", std::string(impl::fault_name(fault)) + ", by the model-vs-impl property: " + file->header.at("caught")},
+       {"fault", impl::fault_name(fault)}},
+      file->commands);
+  std::printf("  regression file:\n%s", text.c_str());
+  std::fflush(stdout);
+  const cmd::Replayed off = cmd::replay_commands(file->commands);
+  EXPECT_FALSE(off.mismatch.has_value()) << "with no fault: " << *off.mismatch;
+  ScopedFault on(fault);
+  EXPECT_TRUE(cmd::replay_commands(file->commands).mismatch.has_value()) << "the file does not catch the fault:\n" << text;
 }
 
 INSTANTIATE_TEST_SUITE_P(AllFaults, FaultDetection, ::testing::ValuesIn(kFaults),

@@ -59,6 +59,7 @@
 #include <rapidcheck/gtest.h>
 
 #include <cstdio>
+#include <sstream>
 
 #include "model/oracle/kernel_oracle.h"
 #include "model/oracle/oracle_op.h"
@@ -70,7 +71,16 @@ namespace {
 MMV_RC_DEFAULT_PARAMS("seed=20250601 max_success=1000 max_size=40");
 
 void ModelMatchesKernelProperty(const OpSequence& seq) {
-  if (auto report = run_sequence(seq)) RC_FAIL(*report);
+  if (auto report = run_sequence(seq)) {
+    // What disagreed: the report's first "- ..." line, else its first line.
+    const auto dash = report->find("\n    - ");
+    const std::string first = dash == std::string::npos
+                                  ? report->substr(0, report->find('\n'))
+                                  : report->substr(dash + 7, report->find('\n', dash + 1) - dash - 7);
+    RC_FAIL(*report + "\nregression file (save as regressions/<name>.oracle; replay with "
+                      "build/<preset>/model/oracle/oracle_replay FILE):\n" +
+            format_oracle_file({{"kind", "oracle"}, {"caught", first}}, seq));
+  }
 }
 
 // RC_GTEST_PROP written out (same property id, so reproduce strings keep
@@ -88,6 +98,38 @@ TEST(KernelOracle, ModelMatchesKernel) {
       << "the generator no longer reaches a past-EOF window at the last page without a PTE table";
   EXPECT_GT(t.eof_last_page_with_table, before.eof_last_page_with_table)
       << "the generator no longer reaches a past-EOF window at the last page with a PTE table";
+}
+
+// The printed form of ops reads back (parse_oracle_op): every generated
+// sequence, as a regression file, parses to ops that print the same.
+RC_GTEST_PROP(OracleText, EveryGeneratedSequenceRoundTrips, (const OpSequence& seq)) {
+  const std::string text = format_oracle_file({{"kind", "oracle"}, {"caught", "a: b"}}, seq);
+  std::string error;
+  const std::optional<OracleFile> file = parse_oracle_file(text, &error);
+  RC_ASSERT(file.has_value());
+  RC_ASSERT(format_oracle_file({{"kind", "oracle"}, {"caught", "a: b"}}, file->seq) == text);
+  RC_ASSERT(file->header.at("caught") == "a: b");
+}
+
+TEST(OracleText, BadLinesSayWhatWasExpected) {
+  auto error_of = [](std::string_view line) {
+    std::string error;
+    EXPECT_FALSE(parse_oracle_op(line, &error).has_value()) << line;
+    return error;
+  };
+  EXPECT_EQ(error_of("mremap(B+0x0)"), "unknown op 'mremap'");
+  EXPECT_EQ(error_of("munmap(0x1000, len 0x1000)"), "munmap: expected the address (B+0x...), got '0x1000'");
+  EXPECT_EQ(error_of("mprotect(B+0x1000, len 0x1000, RWX)"), "mprotect: expected a protection (NONE, R or RW), got 'RWX'");
+  EXPECT_EQ(error_of("mmap(B+0x0, len 0x1000, RW, file7 shared pgoff 0, FIXED_NOREPLACE)"),
+            "mmap: expected anon or file0/file1, got 'file7'");
+  EXPECT_EQ(error_of("write(B+0x10, 0x100)"), "write: the value 256 is not a byte");
+  EXPECT_EQ(error_of("zap(vma #0, page +1, 2 pages) now"), "zap: unexpected 'now' after the op");
+  std::string error;
+  const auto ok = parse_oracle_op("read(vma #1 page +43 byte 0x0)", &error);
+  ASSERT_TRUE(ok.has_value()) << error;
+  std::ostringstream os;
+  os << *ok;
+  EXPECT_EQ(os.str(), "read(vma #1 page +43 byte 0x0)");
 }
 
 // One line for scripts/verify's summary: what this process really compared.

@@ -3,8 +3,11 @@
 #include <sys/mman.h>
 
 #include <ios>
+#include <sstream>
 #include <optional>
 #include <type_traits>
+
+#include "testing/line_file.h"
 
 namespace mmv::oracle {
 namespace {
@@ -114,6 +117,141 @@ std::ostream& operator<<(std::ostream& os, const OpSequence& seq) {
     os << "\n  #" << i << " " << seq.ops[i];
   }
   return os;
+}
+
+namespace {
+
+// The words of one printed op: punctuation "()," is spacing.
+using OpWords = testing::LineWords;
+OpWords op_words(std::string_view line) { return OpWords(line, " \t(),"); }
+
+Prot parse_prot(OpWords& w) {
+  const std::string word = w.word("a protection (NONE, R or RW)");
+  for (Prot p : {Prot::kNone, Prot::kRead, Prot::kReadWrite})
+    if (word == prot_name(p)) return p;
+  w.fail("expected a protection (NONE, R or RW), got '" + word + "'");
+  return Prot::kNone;
+}
+
+// "B+0x3004": page 3, 4 bytes in.
+void rel(OpWords& w, const char* what, std::uint32_t* page, std::uint32_t* bytes) {
+  const std::uint64_t v = w.number(what, "B+");
+  *page = static_cast<std::uint32_t>(v / kPageSize);
+  *bytes = static_cast<std::uint32_t>(v % kPageSize);
+}
+
+// "B+0x3004" or "vma #1 page +3 byte 0x4".
+void where(OpWords& w, bool* in_vma, std::uint32_t* vma, std::uint32_t* page, std::uint32_t* offset) {
+  *in_vma = w.peek() == "vma";
+  if (!*in_vma) return rel(w, "an address (B+0x...)", page, offset);
+  w.keyword("vma");
+  *vma = static_cast<std::uint32_t>(w.number("a VMA number (#N)", "#"));
+  w.keyword("page");
+  *page = static_cast<std::uint32_t>(w.number("a page (+N)", "+"));
+  w.keyword("byte");
+  *offset = static_cast<std::uint32_t>(w.number("a byte offset"));
+}
+
+}  // namespace
+
+std::optional<OracleOp> parse_oracle_op(std::string_view line, std::string* error) {
+  OpWords w = op_words(line);
+  const std::string name = w.word("an op");
+  OracleOp op;
+  if (name == "mmap") {
+    OpMmap o;
+    if (w.peek() == "0") {
+      w.word("0");
+      o.fixed = false;
+    } else {
+      o.hint = w.peek() == "hint";
+      if (o.hint) w.word("hint");
+      rel(w, "the address (B+0x...)", &o.page, &o.misalign);
+    }
+    w.keyword("len");
+    o.length = w.number("the length");
+    o.prot = parse_prot(w);
+    const std::string backing = w.word("anon or fileN");
+    if (backing == "anon") {
+      w.keyword("private");
+      o.kind = MapKind::kAnonPrivate;
+    } else if (backing.rfind("file", 0) == 0 && backing.size() == 5 && backing[4] >= '0' &&
+               backing[4] < '0' + kNumFiles) {
+      o.file = static_cast<std::uint32_t>(backing[4] - '0');
+      const std::string sharing = w.word("shared or private");
+      if (sharing == "shared") o.kind = MapKind::kFileShared;
+      else if (sharing == "private") o.kind = MapKind::kFilePrivate;
+      else w.fail("expected shared or private, got '" + sharing + "'");
+      w.keyword("pgoff");
+      o.pgoff = static_cast<std::uint32_t>(w.number("the page offset"));
+    } else if (w.ok()) {
+      w.fail("expected anon or file0/file1, got '" + backing + "'");
+    }
+    const std::string placement = w.word("FIXED_NOREPLACE or first fit");
+    if (placement == "FIXED_NOREPLACE") {
+      if (o.hint || !o.fixed) w.fail("FIXED_NOREPLACE needs a plain address");
+    } else if (placement == "first") {
+      w.keyword("fit");
+      if (o.fixed && !o.hint) w.fail("a first-fit mmap prints its address as 0 or hint B+0x...");
+      o.fixed = false;
+    } else if (w.ok()) {
+      w.fail("expected FIXED_NOREPLACE or first fit, got '" + placement + "'");
+    }
+    op.op = o;
+  } else if (name == "munmap") {
+    OpMunmap o;
+    rel(w, "the address (B+0x...)", &o.page, &o.misalign);
+    w.keyword("len");
+    o.length = w.number("the length");
+    op.op = o;
+  } else if (name == "mprotect") {
+    OpMprotect o;
+    rel(w, "the address (B+0x...)", &o.page, &o.misalign);
+    w.keyword("len");
+    o.length = w.number("the length");
+    o.prot = parse_prot(w);
+    op.op = o;
+  } else if (name == "read") {
+    OpRead o;
+    where(w, &o.in_vma, &o.vma, &o.page, &o.offset);
+    op.op = o;
+  } else if (name == "write") {
+    OpWrite o;
+    where(w, &o.in_vma, &o.vma, &o.page, &o.offset);
+    const std::uint64_t v = w.number("the value");
+    if (v > 255) w.fail("the value " + std::to_string(v) + " is not a byte");
+    o.value = static_cast<std::uint8_t>(v);
+    op.op = o;
+  } else if (name == "zap") {
+    OpZap o;
+    w.keyword("vma");
+    o.vma = static_cast<std::uint32_t>(w.number("a VMA number (#N)", "#"));
+    w.keyword("page");
+    o.first = static_cast<std::uint32_t>(w.number("a page (+N)", "+"));
+    o.count = static_cast<std::uint32_t>(w.number("a page count"));
+    w.keyword("pages");
+    op.op = o;
+  } else {
+    *error = "unknown op '" + name + "'";
+    return std::nullopt;
+  }
+  if (!w.finish(name, "the op", error)) return std::nullopt;
+  return op;
+}
+
+std::optional<OracleFile> parse_oracle_file(std::string_view text, std::string* error) {
+  const testing::LineFile lines = testing::split_line_file(text);
+  auto ops = testing::parse_lines<OracleOp>(lines, parse_oracle_op, error);
+  if (!ops) return std::nullopt;
+  return OracleFile{lines.header, OpSequence{std::move(*ops)}};
+}
+
+std::string format_oracle_file(const std::vector<std::pair<std::string, std::string>>& header,
+                               const OpSequence& seq) {
+  std::ostringstream os;
+  for (const auto& [k, v] : header) os << "# " << k << ": " << v << "\n";
+  for (const OracleOp& op : seq.ops) os << op << "\n";
+  return os.str();
 }
 
 namespace {

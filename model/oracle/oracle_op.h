@@ -7,7 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -101,6 +106,23 @@ const char* prot_name(Prot p);
 int prot_bits(Prot p);  // PROT_* for the kernel
 std::ostream& operator<<(std::ostream& os, const OracleOp& op);
 std::ostream& operator<<(std::ostream& os, const OpSequence& seq);
+
+// The printed form read back: one op as operator<< prints it (without the
+// "#N " of a sequence listing), e.g. "mmap(B+0xe000, len 0x4000, RW, file0
+// shared pgoff 9, FIXED_NOREPLACE)". nullopt with *error on anything else.
+// Printing what it returns gives the same line back.
+std::optional<OracleOp> parse_oracle_op(std::string_view line, std::string* error);
+
+// A kernel-oracle regression file (regressions/*.oracle): a header ("# kind:
+// oracle", "# caught: ...") and one op per line (testing/line_file.h).
+struct OracleFile {
+  std::map<std::string, std::string> header;
+  OpSequence seq;
+};
+std::optional<OracleFile> parse_oracle_file(std::string_view text, std::string* error);
+// The file for `seq`, with the header lines given.
+std::string format_oracle_file(const std::vector<std::pair<std::string, std::string>>& header,
+                               const OpSequence& seq);
 
 rc::Gen<OracleOp> gen_op();
 // Sequences of 0..size ops (RapidCheck's size; max_size bounds the length).
