@@ -1,0 +1,81 @@
+// libFuzzer target: model vs impl over the shared command vocabulary, with
+// the full comparison after every command (testing/compare.h), under ASan
+// and UBSan (the `fuzz` preset).
+//
+// An input that is a regression file (it starts with "# kind: model-vs-impl")
+// is read as text, so regressions/ is the seed corpus as it stands; any other
+// input is decoded from bytes (testing/command_bytes.h). Commands whose
+// precondition does not hold (a put without a reference) are skipped, as the
+// property's generator skips them. A mismatch prints the regression file of
+// the commands run and aborts, which libFuzzer reports as a crash.
+//
+// MMV_FAULT=<fault_name> switches a fault of impl/fault_switch.h on for the
+// whole run, to measure how fast the fuzzer finds it. MMV_FUZZ_SHOW=1 prints
+// each command run and its outcome (to see what an input decodes to:
+// model_vs_impl_fuzzer FILE).
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "impl/fault_switch.h"
+#include "testing/command_bytes.h"
+#include "testing/command_text.h"
+#include "testing/compare.h"
+
+namespace {
+
+using namespace mmv;
+
+// A regression file's commands, or nullopt for a byte input.
+std::optional<std::vector<cmd::Command>> text_commands(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (text.rfind("# kind: model-vs-impl", 0) != 0) return std::nullopt;
+  std::string error;
+  if (auto file = cmd::parse_command_file(text, &error)) return file->commands;
+  return std::nullopt;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  const char* name = std::getenv("MMV_FAULT");
+  if (!name || !*name) return 0;
+#if MMV_FAULTS
+  if (const auto f = impl::fault_from_name(name)) {
+    static impl::ScopedFault on(*f);
+    std::fprintf(stderr, "model_vs_impl_fuzzer: fault %s is on\n", name);
+    return 0;
+  }
+  std::fprintf(stderr, "MMV_FAULT=%s names no fault; the faults are: %s\n", name, impl::all_fault_names().c_str());
+#else
+  std::fprintf(stderr, "MMV_FAULT=%s: this build has no fault switch\n", name);
+#endif
+  std::exit(2);
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::optional<std::vector<cmd::Command>> text = text_commands(data, size);
+  cmd::CommandDecoder bytes(data, text ? 0 : size);
+  static const bool show = std::getenv("MMV_FUZZ_SHOW") != nullptr;
+  cmd::ModelRunner model;
+  cmd::ImplRunner impl;
+  std::vector<cmd::Command> ran;
+  for (std::size_t i = 0; text ? i < text->size() : !bytes.done(); ++i) {
+    const cmd::Command c = text ? (*text)[i] : bytes.next(model.system());
+    if (!cmd::precondition(c, model.holdings())) continue;
+    ran.push_back(c);
+    const cmd::StepResult r = cmd::step_and_compare(c, model, impl);
+    if (show) std::fprintf(stderr, "%s => %s\n", cmd::to_string(c).c_str(), r.model.c_str());
+    if (!r.mismatch) continue;
+    const std::string first = r.mismatch->substr(0, r.mismatch->find('\n'));
+    std::fprintf(stderr, "MODEL AND IMPL DISAGREE: %s\n\nregression file (save as regressions/<name>.mmv):\n%s\n",
+                 r.mismatch->c_str(),
+                 cmd::format_command_file({{"kind", "model-vs-impl"}, {"caught", first}}, ran).c_str());
+    std::fflush(stderr);
+    std::abort();
+  }
+  return 0;
+}
