@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build clang libclang-rt-14-dev
   libgtest-dev libgmock-dev librapidcheck-dev
   libbenchmark-dev libbenchmark-tools python3-scipy
-  liburcu-dev pkgconf
+  liburcu-dev pkgconf gcovr
 )
 
 missing=()
