@@ -15,7 +15,6 @@
 // model_vs_impl_fuzzer FILE).
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
