@@ -40,19 +40,14 @@ std::optional<std::vector<cmd::Command>> text_commands(const std::uint8_t* data,
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  const char* name = std::getenv("MMV_FAULT");
-  if (!name || !*name) return 0;
+  [[maybe_unused]] const std::optional<impl::Fault> f = impl::fault_from_env_or_exit();
 #if MMV_FAULTS
-  if (const auto f = impl::fault_from_name(name)) {
+  if (f) {
     static impl::ScopedFault on(*f);
-    std::fprintf(stderr, "model_vs_impl_fuzzer: fault %s is on\n", name);
-    return 0;
+    std::fprintf(stderr, "model_vs_impl_fuzzer: fault %s is on\n", impl::fault_name(*f));
   }
-  std::fprintf(stderr, "MMV_FAULT=%s names no fault; the faults are: %s\n", name, impl::all_fault_names().c_str());
-#else
-  std::fprintf(stderr, "MMV_FAULT=%s: this build has no fault switch\n", name);
 #endif
-  std::exit(2);
+  return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -69,10 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const cmd::StepResult r = cmd::step_and_compare(c, model, impl);
     if (show) std::fprintf(stderr, "%s => %s\n", cmd::to_string(c).c_str(), r.model.c_str());
     if (!r.mismatch) continue;
-    const std::string first = r.mismatch->substr(0, r.mismatch->find('\n'));
     std::fprintf(stderr, "MODEL AND IMPL DISAGREE: %s\n\nregression file (save as regressions/<name>.mmv):\n%s\n",
-                 r.mismatch->c_str(),
-                 cmd::format_command_file({{"kind", "model-vs-impl"}, {"caught", first}}, ran).c_str());
+                 r.mismatch->c_str(), cmd::regression_file(ran, *r.mismatch).c_str());
     std::fflush(stderr);
     std::abort();
   }

@@ -93,11 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (text.rfind("# kind: oracle", 0) == 0) file = parse_oracle_file(text, &error);
   seq = file ? file->seq : decode(data, size);
   if (const auto report = run_sequence(seq)) {
-    const auto dash = report->find("\n    - ");
-    const std::string first = dash == std::string::npos ? "MODEL AND KERNEL DISAGREE"
-                                                        : report->substr(dash + 7, report->find('\n', dash + 1) - dash - 7);
     std::fprintf(stderr, "%s\n\nregression file (save as regressions/<name>.oracle):\n%s\n", report->c_str(),
-                 format_oracle_file({{"kind", "oracle"}, {"caught", first}}, seq).c_str());
+                 oracle_regression_file(seq, *report).c_str());
     std::fflush(stderr);
     std::abort();
   }

@@ -17,6 +17,8 @@
 #pragma once
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,9 +100,27 @@ inline std::optional<Fault> fault_from_name(std::string_view name) {
 // Every fault's name, space-separated (for error messages).
 inline std::string all_fault_names() {
   std::string out;
-  for (int i = 0; std::string_view(fault_name(static_cast<Fault>(i))) != "?"; ++i)
-    out += (i ? " " : "") + std::string(fault_name(static_cast<Fault>(i)));
+  for (int i = 0; std::string_view(fault_name(static_cast<Fault>(i))) != "?"; ++i) {
+    if (i) out += ' ';
+    out += fault_name(static_cast<Fault>(i));
+  }
   return out;
+}
+
+// The fault the MMV_FAULT environment variable names (nullopt when it is
+// unset or empty). A name that is no fault, or MMV_FAULT in a build without
+// the switch, ends the process with exit status 2 and the list of names: a
+// typo must not read as "the fault was not caught".
+inline std::optional<Fault> fault_from_env_or_exit() {
+  const char* name = std::getenv("MMV_FAULT");
+  if (!name || !*name) return std::nullopt;
+#if MMV_FAULTS
+  if (const std::optional<Fault> f = fault_from_name(name)) return f;
+  std::fprintf(stderr, "MMV_FAULT=%s names no fault; the faults are: %s\n", name, all_fault_names().c_str());
+#else
+  std::fprintf(stderr, "MMV_FAULT=%s: this build has no fault switch (CMake option MMV_FAULTS is off)\n", name);
+#endif
+  std::exit(2);
 }
 
 #if MMV_FAULTS

@@ -26,9 +26,8 @@ thread_local std::vector<cmd::Command> t_ran;  // this case's commands so far
 // the file printed is the shrunk sequence.
 void fail(const std::string& why) {
   g_shortest = std::min(g_shortest, static_cast<int>(t_ran.size()));
-  const std::string first_line = why.substr(0, why.find('\n'));
   RC_FAIL(why + "\n\nregression file (save as regressions/<name>.mmv; replay with build/<preset>/testing/replay FILE):\n" +
-          cmd::format_command_file({{"kind", "model-vs-impl"}, {"caught", first_line}}, t_ran));
+          cmd::regression_file(t_ran, why));
 }
 
 struct Step : Base {

@@ -218,6 +218,11 @@ std::optional<CommandFile> parse_command_file(std::string_view text, std::string
   return CommandFile{lines.header, std::move(*commands)};
 }
 
+std::string regression_file(const std::vector<Command>& commands, const std::string& mismatch) {
+  return format_command_file({{"kind", "model-vs-impl"}, {"caught", mismatch.substr(0, mismatch.find('\n'))}},
+                             commands);
+}
+
 std::string format_command_file(const std::vector<std::pair<std::string, std::string>>& header,
                                 const std::vector<Command>& commands) {
   std::string out;

@@ -46,6 +46,10 @@ struct CommandFile {
 // Parses a whole file; nullopt with *error ("line 4: ...") on the first bad line.
 std::optional<CommandFile> parse_command_file(std::string_view text, std::string* error);
 
+// The ready regression file a failure prints: kind model-vs-impl, and as
+// "caught" the first line of `mismatch`.
+std::string regression_file(const std::vector<Command>& commands, const std::string& mismatch);
+
 // A regression file for `commands`, with header lines in the order given.
 std::string format_command_file(const std::vector<std::pair<std::string, std::string>>& header,
                                 const std::vector<Command>& commands);

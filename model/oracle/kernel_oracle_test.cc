@@ -72,14 +72,9 @@ MMV_RC_DEFAULT_PARAMS("seed=20250601 max_success=1000 max_size=40");
 
 void ModelMatchesKernelProperty(const OpSequence& seq) {
   if (auto report = run_sequence(seq)) {
-    // What disagreed: the report's first "- ..." line, else its first line.
-    const auto dash = report->find("\n    - ");
-    const std::string first = dash == std::string::npos
-                                  ? report->substr(0, report->find('\n'))
-                                  : report->substr(dash + 7, report->find('\n', dash + 1) - dash - 7);
     RC_FAIL(*report + "\nregression file (save as regressions/<name>.oracle; replay with "
                       "build/<preset>/model/oracle/oracle_replay FILE):\n" +
-            format_oracle_file({{"kind", "oracle"}, {"caught", first}}, seq));
+            oracle_regression_file(seq, *report));
   }
 }
 

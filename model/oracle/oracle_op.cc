@@ -246,6 +246,14 @@ std::optional<OracleFile> parse_oracle_file(std::string_view text, std::string* 
   return OracleFile{lines.header, OpSequence{std::move(*ops)}};
 }
 
+std::string oracle_regression_file(const OpSequence& seq, const std::string& report) {
+  const auto dash = report.find("\n    - ");
+  const std::string caught = dash == std::string::npos
+                                 ? report.substr(0, report.find('\n'))
+                                 : report.substr(dash + 7, report.find('\n', dash + 1) - dash - 7);
+  return format_oracle_file({{"kind", "oracle"}, {"caught", caught}}, seq);
+}
+
 std::string format_oracle_file(const std::vector<std::pair<std::string, std::string>>& header,
                                const OpSequence& seq) {
   std::ostringstream os;

@@ -120,6 +120,9 @@ struct OracleFile {
   OpSequence seq;
 };
 std::optional<OracleFile> parse_oracle_file(std::string_view text, std::string* error);
+// The ready regression file a disagreement prints: kind oracle, and as
+// "caught" what disagreed (the report's first "- ..." line, else its first line).
+std::string oracle_regression_file(const OpSequence& seq, const std::string& report);
 // The file for `seq`, with the header lines given.
 std::string format_oracle_file(const std::vector<std::pair<std::string, std::string>>& header,
                                const OpSequence& seq);
