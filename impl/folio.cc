@@ -2,11 +2,10 @@
 
 #include <cassert>
 
-#include "impl/page_alloc.h"
 
 namespace mmv::impl {
 
-std::atomic<std::uint8_t>* Page::ensure_data() {
+FrameWord* Page::ensure_data() {
   auto* d = data_.load(std::memory_order_acquire);
   if (d) return d;
   auto* fresh = alloc_frame();
@@ -15,22 +14,38 @@ std::atomic<std::uint8_t>* Page::ensure_data() {
   return d;
 }
 
+namespace {
+
+// Byte `offset` of a page is byte offset % 8 of word offset / 8, counted from
+// the word's low end whatever the host's byte order: the layout is private.
+constexpr unsigned shift_of(std::uint32_t offset) { return 8 * (offset % 8); }
+
+}  // namespace
+
 std::uint8_t Page::load(std::uint32_t offset) const {
   const auto* d = data_.load(std::memory_order_acquire);
-  return d ? d[offset].load(std::memory_order_relaxed) : 0;
+  if (!d) return 0;
+  return static_cast<std::uint8_t>(d[offset / 8].load(std::memory_order_relaxed) >> shift_of(offset));
 }
 
 void Page::store(std::uint32_t offset, std::uint8_t value) {
   assert(!is_zero_page());
   if (value == 0 && !data_.load(std::memory_order_acquire)) return;
-  ensure_data()[offset].store(value, std::memory_order_relaxed);
+  FrameWord& w = ensure_data()[offset / 8];
+  const std::uint64_t mask = std::uint64_t{0xff} << shift_of(offset);
+  const std::uint64_t bits = std::uint64_t{value} << shift_of(offset);
+  // A CAS, not and-then-or: two racing stores to the same byte must leave
+  // one of the two values, never a mix of their bits.
+  std::uint64_t old = w.load(std::memory_order_relaxed);
+  while (!w.compare_exchange_weak(old, (old & ~mask) | bits, std::memory_order_relaxed)) {
+  }
 }
 
 void Page::copy_from(const Page& src) {
   const auto* s = src.data_.load(std::memory_order_acquire);
   if (!s && !data_.load(std::memory_order_acquire)) return;
   auto* d = ensure_data();
-  for (std::uint32_t i = 0; i < kPageSize; ++i)
+  for (std::uint32_t i = 0; i < kFrameWords; ++i)
     d[i].store(s ? s[i].load(std::memory_order_relaxed) : 0, std::memory_order_relaxed);
 }
 
@@ -38,11 +53,10 @@ PageBytes Page::bytes() const {
   PageBytes out;
   const auto* d = data_.load(std::memory_order_acquire);
   if (!d) return out;
-  // Observation is slow-path code, but it runs after every step of every
-  // property: only non-zero bytes go into the (sparse) result.
-  for (std::uint32_t i = 0; i < kPageSize; ++i) {
-    const std::uint8_t v = d[i].load(std::memory_order_relaxed);
-    if (v != 0) out.set(i, v);
+  for (std::uint32_t i = 0; i < kFrameWords; ++i) {
+    std::uint64_t w = d[i].load(std::memory_order_relaxed);
+    for (std::uint32_t b = 0; w != 0; ++b, w >>= 8)
+      if (const auto v = static_cast<std::uint8_t>(w)) out.set(i * 8 + b, v);
   }
   return out;
 }

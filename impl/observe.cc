@@ -7,7 +7,7 @@ namespace mmv::impl {
 class Observer {
  public:
   static model::System observe(Kernel& k, Mm& mm);
-  static std::vector<std::string> check_invariants(Mm& mm);
+  static std::vector<std::string> check_invariants(Mm& mm, const model::System& s);
 };
 
 namespace {
@@ -86,10 +86,9 @@ model::System Observer::observe(Kernel& k, Mm& mm) {
   return model::System::from_parts(std::move(p));
 }
 
-std::vector<std::string> Observer::check_invariants(Mm& mm) {
+std::vector<std::string> Observer::check_invariants(Mm& mm, const model::System& s) {
   // The model states and checks the shared invariants; run its checker on
   // what this mm looks like, then check what only impl/ has.
-  const model::System s = observe(mm.kernel_, mm);
   std::vector<std::string> out = s.check_invariants();
   auto fail = [&](auto&&... parts) {
     std::ostringstream os;
@@ -128,6 +127,10 @@ std::vector<std::string> Observer::check_invariants(Mm& mm) {
 
 model::System observe(Kernel& kernel, Mm& mm) { return Observer::observe(kernel, mm); }
 
-std::vector<std::string> Mm::check_invariants() { return Observer::check_invariants(*this); }
+std::vector<std::string> check_invariants(Mm& mm, const model::System& seen) {
+  return Observer::check_invariants(mm, seen);
+}
+
+std::vector<std::string> Mm::check_invariants() { return Observer::check_invariants(*this, observe(kernel_, *this)); }
 
 }  // namespace mmv::impl

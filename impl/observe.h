@@ -19,4 +19,8 @@ namespace mmv::impl {
 // live driver page; all files; the kernel's bugs.
 model::System observe(Kernel& kernel, Mm& mm);
 
+// Mm::check_invariants() on an observation already made: `seen` must be
+// observe(kernel, mm) with nothing run since (it saves a second walk).
+std::vector<std::string> check_invariants(Mm& mm, const model::System& seen);
+
 }  // namespace mmv::impl

@@ -9,18 +9,18 @@
 namespace mmv::impl {
 namespace {
 
-using FramePtr = std::atomic<std::uint8_t>*;
+using FramePtr = FrameWord*;
 
 // The frame is not yet visible to any other thread (it is published by a
 // release CAS in Page::ensure_data), so plain stores are enough; one memset
-// is much cheaper than 4096 atomic byte stores.
+// is cheaper than 512 atomic word stores.
 void zero(FramePtr f) {
-  static_assert(sizeof(std::atomic<std::uint8_t>) == 1);
+  static_assert(sizeof(FrameWord) == sizeof(std::uint64_t));
   std::memset(static_cast<void*>(f), 0, kPageSize);
 }
 
 FramePtr new_frame() {
-  auto* f = new std::atomic<std::uint8_t>[kPageSize];
+  auto* f = new FrameWord[kFrameWords];
   zero(f);
   return f;
 }
@@ -49,7 +49,7 @@ thread_local ThreadCache t_cache;
 
 }  // namespace
 
-std::atomic<std::uint8_t>* alloc_frame() {
+FrameWord* alloc_frame() {
 #if MMV_ASAN
   return new_frame();
 #else
@@ -69,7 +69,7 @@ std::atomic<std::uint8_t>* alloc_frame() {
 #endif
 }
 
-void free_frame(std::atomic<std::uint8_t>* frame) {
+void free_frame(FrameWord* frame) {
 #if MMV_ASAN
   delete[] frame;
 #else

@@ -20,10 +20,13 @@
 
 namespace mmv::impl {
 
-using Frame = std::atomic<std::uint8_t>[kPageSize];
+// A frame is 4 KiB held as 512 atomic 64-bit words (impl/folio.h says why
+// words and not bytes).
+using FrameWord = std::atomic<std::uint64_t>;
+inline constexpr std::uint32_t kFrameWords = kPageSize / sizeof(std::uint64_t);
 
 // A zero-filled frame.
-std::atomic<std::uint8_t>* alloc_frame();
-void free_frame(std::atomic<std::uint8_t>* frame);
+FrameWord* alloc_frame();
+void free_frame(FrameWord* frame);
 
 }  // namespace mmv::impl

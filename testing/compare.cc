@@ -17,7 +17,7 @@ StepResult step_and_compare(const Command& c, ModelRunner& model, ImplRunner& im
     r.mismatch = "after " + to_string(c) + " the states differ (model | impl):\n" + model::diff(model.system(), seen);
     return r;
   }
-  const auto broken = impl.check_invariants();
+  const auto broken = impl.check_invariants(seen);
   if (!broken.empty()) r.mismatch = "after " + to_string(c) + ": " + broken.front();
   return r;
 }

@@ -139,4 +139,8 @@ model::System ImplRunner::observe() { return impl::observe(*kernel_, *observer_)
 
 std::vector<std::string> ImplRunner::check_invariants() { return observer_->check_invariants(); }
 
+std::vector<std::string> ImplRunner::check_invariants(const model::System& seen) {
+  return impl::check_invariants(*observer_, seen);
+}
+
 }  // namespace mmv::cmd

@@ -36,6 +36,8 @@ class ImplRunner {
   // The implementation's state in the model's vocabulary (quiescent only).
   model::System observe();
   std::vector<std::string> check_invariants();
+  // The same, given observe()'s result with nothing run since.
+  std::vector<std::string> check_invariants(const model::System& seen);
   const Holdings& holdings() const { return held_; }
   impl::Kernel& kernel() { return *kernel_; }
   impl::Mm& mm() { return *observer_; }
