@@ -6,6 +6,10 @@
 
 namespace mmv::props {
 
-inline constexpr const char* kStateMachineParams = "seed=20251123 max_success=1500 max_size=150";
+inline constexpr const char* kStateMachineParams = "seed=20251123 max_success=1500 max_size=300";
+// The same budget as numbers: at least this much, and the reach table must
+// be full (properties/stateful_props.cc).
+inline constexpr int kStateMachineCases = 1500;
+inline constexpr int kStateMachineMaxSize = 300;
 
 }  // namespace mmv::props

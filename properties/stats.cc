@@ -13,7 +13,7 @@ class PrintStats : public ::testing::Environment {
  public:
   void TearDown() override {
     if (stats().muted() || stats().summary().empty()) return;
-    std::cout << stats().summary() << std::endl;
+    std::cout << stats().summary() << '\n' << stats().reach().table() << std::endl;
   }
 };
 
@@ -54,6 +54,7 @@ void Stats::count(const cmd::Command& c, const std::string& out, const model::Sy
                   const model::System& after) {
   ++commands_;
   ++ops_[static_cast<int>(c.op)];
+  reach_.count(c, before);
   auto edge = [&](const char* name) {
     ++edges_[name];
     case_edges_[name] = true;

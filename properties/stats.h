@@ -4,7 +4,7 @@
 // classified with RC_CLASSIFY, and at exit the binary prints one line per
 // property family:
 //   properties: <cases> cases, <commands> commands; ops: ...; edge cases: ...
-// which scripts/verify shows. A property that never reaches a PMD split or
+// which scripts/verify shows, and then the reach table (properties/reach.h). A property that never reaches a PMD split or
 // an EBUSY insert is not testing them; this is how we know.
 #pragma once
 
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "model/system.h"
+#include "properties/reach.h"
 #include "testing/command.h"
 
 namespace mmv::props {
@@ -26,6 +27,7 @@ class Stats {
   void count(const cmd::Command& c, const std::string& outcome, const model::System& before,
              const model::System& after);
   std::string summary() const;
+  const Reach& reach() const { return reach_; }
   // No summary line at exit (for binaries that run properties against
   // deliberately broken builds, whose counts are not coverage).
   void mute() { muted_ = true; }
@@ -38,6 +40,7 @@ class Stats {
   std::array<std::uint64_t, cmd::kNumOps> ops_{};
   std::map<std::string, std::uint64_t> edges_;
   std::map<std::string, bool> case_edges_;
+  Reach reach_;
 };
 
 Stats& stats();

@@ -22,6 +22,7 @@ Addr CommandDecoder::addr(const model::System& state) {
     if ((how & 0xe0) == 0xe0) page = v->second.end;  // just past its end (one in eight)
   }
   switch ((how >> 4) % 8) {
+    case 4: return pmd_down(page);  // a 2 MiB boundary: where huge pages start
     case 5: return page + kPageSize - 1;
     case 6: return page - 1;
     case 7: return page + (where >> 10) * 61;
@@ -31,17 +32,19 @@ Addr CommandDecoder::addr(const model::System& state) {
 
 std::uint64_t CommandDecoder::length() {
   const std::uint8_t b = u8();
-  if (b < 200) return (1 + b % 16) * kPageSize;
-  if (b < 230) return (1 + b % 4) * kPmdSize;
-  if (b < 240) return (1 + b % 16) * kPageSize - 1 - (b % 3) * 100;
+  if (b < 180) return (1 + b % 16) * kPageSize;
+  if (b < 210) return (1 + b % 4) * kPmdSize;
+  if (b < 240) return (1 + b % 16) * kPageSize - 1 - (b % 3) * 100;  // ends inside a page
   if (b < 248) return 0;
   return ~std::uint64_t{0} - kPageSize * (b % 4);  // overflows every end
 }
 
 VmFlags CommandDecoder::prot() {
-  static constexpr VmFlags kProts[] = {flags::kRead | flags::kWrite, flags::kRead, 0,
-                                       flags::kRead | flags::kExec, flags::kWrite,
-                                       flags::kRead | flags::kWrite | flags::kExec};
+  // Read-write three times in eight: most paths worth checking need a
+  // writable mapping (dirty pages, COW, write faults).
+  static constexpr VmFlags kRw = flags::kRead | flags::kWrite;
+  static constexpr VmFlags kProts[] = {kRw, kRw, kRw, flags::kRead, 0, flags::kRead | flags::kExec,
+                                       flags::kWrite, kRw | flags::kExec};
   return kProts[u8() % std::size(kProts)];
 }
 
@@ -73,7 +76,16 @@ MmapRequest CommandDecoder::request(const model::System& state) {
       if (shape & 0x40) r.setup.push_back(VmaNewOp::kTryClearMayWrite);
       break;
   }
-  if ((shape & 0x80) && r.backing.kind == BackingKind::kAnon && !r.shared) r.advice = flags::kHugePage;
+  if ((shape & 0x80) && r.backing.kind == BackingKind::kAnon && !r.shared) {
+    r.advice = flags::kHugePage;
+    // Mostly a shape that can hold a huge page (2 MiB aligned, whole 2 MiB
+    // blocks), which random bytes would almost never spell; sometimes the
+    // advice on any shape, which must still work without one.
+    if (shape & 0x20) {
+      r.addr = pmd_down(r.addr);
+      r.length = (1 + r.length / kPageSize % 2) * kPmdSize;
+    }
+  }
   return r;
 }
 

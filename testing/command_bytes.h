@@ -9,7 +9,8 @@
 // commands before it, so that an address can name "page k of the n-th VMA"
 // (three addresses in four do), as the property's generators aim at VMAs;
 // the rest land in a 4 MiB window at kWindowLo. Either way they fall on a
-// page, one byte before or after one, or at a byte offset. Lengths are
+// page, a 2 MiB boundary, one byte before or after a page, or at a byte
+// offset. A HUGEPAGE mmap is mostly given a THP-capable shape. Lengths are
 // mostly a few pages, sometimes 2 MiB multiples, 0, unaligned or
 // overflowing.
 #pragma once

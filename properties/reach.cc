@@ -1,0 +1,264 @@
+#include "properties/reach.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+#include <utility>
+
+namespace mmv::props {
+namespace {
+
+using cmd::Op;
+
+// The commands that name no address: they hit "-" (Hit::kNone).
+bool takes_no_address(Op op) {
+  switch (op) {
+    case Op::kAllocPage: case Op::kPutPage: case Op::kWriteback: case Op::kMmgrab:
+    case Op::kMmdrop: case Op::kMmgetNotZero: case Op::kMmput: case Op::kMmputAsync:
+    case Op::kMmapReadTrylock: case Op::kFailNextAllocation:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_range_op(Op op) {
+  return op == Op::kMmap || op == Op::kMunmap || op == Op::kMprotect || op == Op::kZap ||
+         op == Op::kZapUnderVmaLock;
+}
+
+const Vma* vma_at(const model::System& s, Addr a) {
+  auto it = s.vmas().upper_bound(a);
+  if (it == s.vmas().begin()) return nullptr;
+  --it;
+  return it->second.contains(a) ? &it->second : nullptr;
+}
+
+Hit pte_hit(const model::System& s, Addr a, const model::Pte& pte) {
+  if (pte.zero_page) return Hit::kZero;
+  const Vma* v = vma_at(s, a);
+  const FolioKind kind = s.folios().at(pte.folio).kind;
+  if (kind == FolioKind::kDriver) return Hit::kDriver;
+  const bool file = v && v->backing.kind == BackingKind::kFile;
+  if (kind == FolioKind::kAnon) return file ? Hit::kFileCow : Hit::kAnon;
+  return v && v->is_shared() ? Hit::kFileShared : Hit::kFilePrivate;
+}
+
+// The cells one command hits, each once.
+class Hits {
+ public:
+  void add(Hit h, bool dirty = false, bool wp = false, bool partial = false) {
+    cells_.insert({h, Met::kAny});
+    if (dirty) cells_.insert({h, Met::kDirty});
+    if (wp) cells_.insert({h, Met::kWriteProtected});
+    if (partial) cells_.insert({h, Met::kPartial});
+  }
+  const std::set<std::pair<Hit, Met>>& cells() const { return cells_; }
+
+ private:
+  std::set<std::pair<Hit, Met>> cells_;
+};
+
+// Everything mapped in [lo, hi), plus "empty" for VMA pages with nothing
+// mapped and "no-vma" for pages outside every VMA.
+void range_hits(const model::System& s, Addr lo, Addr hi, Hits& out) {
+  const auto& pt = s.page_table();
+  std::uint64_t mapped = 0;
+  for (auto it = pt.pmd_leaves.lower_bound(pmd_down(lo)); it != pt.pmd_leaves.end() && it->first < hi; ++it) {
+    const Addr block = it->first;
+    if (block + kPmdSize <= lo) continue;
+    const Addr a = std::max(lo, block), b = std::min(hi, block + kPmdSize);
+    mapped += (b - a) / kPageSize;
+    out.add(Hit::kThp, it->second.dirty, !it->second.writable, a != block || b != block + kPmdSize);
+  }
+  for (auto it = pt.ptes.lower_bound(lo); it != pt.ptes.end() && it->first < hi; ++it) {
+    ++mapped;
+    out.add(pte_hit(s, it->first, it->second), it->second.dirty, !it->second.writable);
+  }
+  std::uint64_t in_vmas = 0;
+  for (const auto& [start, v] : s.vmas()) {
+    if (v.end <= lo || v.start >= hi) continue;
+    in_vmas += (std::min(hi, v.end) - std::max(lo, v.start)) / kPageSize;
+  }
+  if (in_vmas > mapped) out.add(Hit::kEmpty);
+  if ((hi - lo) / kPageSize > in_vmas) out.add(Hit::kNoVma);
+}
+
+void point_hits(const model::System& s, Addr a, Hits& out) {
+  a = page_down(a);
+  const auto& pt = s.page_table();
+  if (auto it = pt.pmd_leaves.find(pmd_down(a)); it != pt.pmd_leaves.end()) {
+    out.add(Hit::kThp, it->second.dirty, !it->second.writable);
+  } else if (auto p = pt.ptes.find(a); p != pt.ptes.end()) {
+    out.add(pte_hit(s, a, p->second), p->second.dirty, !p->second.writable);
+  } else {
+    out.add(vma_at(s, a) ? Hit::kEmpty : Hit::kNoVma);
+  }
+}
+
+// [lo, hi) of a range command, if its range is one (not empty, not
+// overflowing, inside the user address space).
+std::optional<std::pair<Addr, Addr>> range_of(const cmd::Command& c) {
+  Addr lo = c.addr;
+  std::uint64_t len = c.len;
+  if (c.op == Op::kMmap) {
+    lo = c.mmap.addr;
+    len = c.mmap.length;
+  } else if (c.op == Op::kZap || c.op == Op::kZapUnderVmaLock) {
+    lo = c.addr2;
+  }
+  lo = page_down(lo);
+  const Addr hi = page_down(lo + len + kPageSize - 1);
+  if (len == 0 || hi <= lo || hi > kTaskSize) return std::nullopt;
+  return std::pair{lo, hi};
+}
+
+}  // namespace
+
+std::vector<std::vector<Addr>> mapped_groups(const model::System& s) {
+  std::array<std::vector<Addr>, kNumHits * 4> by;
+  auto group = [](Hit h, bool dirty, bool writable) {
+    return static_cast<int>(h) * 4 + (dirty ? 2 : 0) + (writable ? 0 : 1);
+  };
+  for (const auto& [block, leaf] : s.page_table().pmd_leaves)
+    by[group(Hit::kThp, leaf.dirty, leaf.writable)].push_back(block);
+  for (const auto& [a, pte] : s.page_table().ptes)
+    by[group(pte_hit(s, a, pte), pte.dirty, pte.writable)].push_back(a);
+  std::vector<std::vector<Addr>> out;
+  for (std::vector<Addr>& g : by)
+    if (!g.empty()) out.push_back(std::move(g));
+  return out;
+}
+
+const char* hit_name(Hit h) {
+  static constexpr const char* kNames[] = {"-", "no-vma", "empty", "anon", "thp", "zero",
+                                          "file-shared", "file-private", "file-cow", "driver"};
+  return kNames[static_cast<int>(h)];
+}
+
+const char* met_name(Met m) {
+  static constexpr const char* kNames[] = {"any", "dirty", "wp", "partial", "teardown"};
+  return kNames[static_cast<int>(m)];
+}
+
+bool possible(Op op, Hit hit, Met met) {
+  // Once the last user is gone nothing is mapped (every command hits "-"),
+  // and mmput / mmput_async need a user reference the run no longer holds.
+  if (met == Met::kTeardown) return hit == Hit::kNone && op != Op::kMmput && op != Op::kMmputAsync;
+  // "-" is for commands without an address, and they hit nothing else.
+  if ((hit == Hit::kNone) != takes_no_address(op)) return false;
+  if (met == Met::kAny) return true;
+  // States are states of a mapped entry.
+  if (hit == Hit::kNone || hit == Hit::kNoVma || hit == Hit::kEmpty) return false;
+  // Lookups read the VMA tree and never an entry: what is mapped at the
+  // address says which kind of area they found, its state cannot matter.
+  if (op == Op::kVmaLookup || op == Op::kLockVmaUnderRcu) return false;
+  switch (met) {
+    case Met::kDirty:
+      // The zero page is never mapped writable, and a page-cache page in a
+      // private mapping never is either (a write copies it first).
+      return hit != Hit::kZero && hit != Hit::kFilePrivate;
+    case Met::kWriteProtected: return true;
+    // Only a range can cover part of something, and only a huge page has parts.
+    case Met::kPartial: return hit == Hit::kThp && is_range_op(op);
+    default: return false;
+  }
+}
+
+void Reach::count(const cmd::Command& c, const model::System& before) {
+  auto bump = [&](Hit h, Met m) { ++n_[static_cast<int>(c.op)][static_cast<int>(h)][static_cast<int>(m)]; };
+  if (before.life() != LifeState::kLive) return bump(Hit::kNone, Met::kTeardown);
+  if (takes_no_address(c.op)) return bump(Hit::kNone, Met::kAny);
+  Hits hits;
+  if (c.op == Op::kMmap && !c.mmap.fixed) {
+    hits.add(Hit::kNoVma);  // first fit: a hole
+  } else if (const auto r = is_range_op(c.op) ? range_of(c) : std::nullopt) {
+    range_hits(before, r->first, r->second, hits);
+  } else {
+    const Addr a = c.op == Op::kInsertPage ? c.addr2
+                   : c.op == Op::kMmap     ? c.mmap.addr
+                   : (c.op == Op::kZap || c.op == Op::kZapUnderVmaLock) ? c.addr2
+                                                                        : c.addr;
+    if (a < kTaskSize) {
+      point_hits(before, a, hits);
+    } else {
+      hits.add(Hit::kNoVma);
+    }
+  }
+  for (const auto& [h, m] : hits.cells()) bump(h, m);
+}
+
+std::uint64_t Reach::at(Op op, Hit hit, Met met) const {
+  return n_[static_cast<int>(op)][static_cast<int>(hit)][static_cast<int>(met)];
+}
+
+std::vector<std::string> Reach::missing() const {
+  std::vector<std::string> out;
+  for (int o = 0; o < cmd::kNumOps; ++o)
+    for (int h = 0; h < kNumHits; ++h)
+      for (int m = 0; m < kNumMets; ++m) {
+        const auto op = static_cast<Op>(o);
+        const auto hit = static_cast<Hit>(h);
+        const auto met = static_cast<Met>(m);
+        if (possible(op, hit, met) && at(op, hit, met) == 0)
+          out.push_back(std::string(cmd::op_name(op)) + "/" + hit_name(hit) + "/" + met_name(met));
+      }
+  return out;
+}
+
+int Reach::possible_cells() const {
+  int n = 0;
+  for (int o = 0; o < cmd::kNumOps; ++o)
+    for (int h = 0; h < kNumHits; ++h)
+      for (int m = 0; m < kNumMets; ++m)
+        n += possible(static_cast<Op>(o), static_cast<Hit>(h), static_cast<Met>(m));
+  return n;
+}
+
+std::string Reach::table() const {
+  std::ostringstream os;
+  for (int o = 0; o < cmd::kNumOps; ++o) {
+    const auto op = static_cast<Op>(o);
+    os << "reach " << cmd::op_name(op) << ':';
+    for (int h = 0; h < kNumHits; ++h) {
+      const auto hit = static_cast<Hit>(h);
+      bool any = false;
+      for (int m = 0; m < kNumMets; ++m) any = any || possible(op, hit, static_cast<Met>(m));
+      if (!any) continue;
+      os << ' ' << hit_name(hit) << '=' << at(op, hit, Met::kAny);
+      std::string states;
+      for (int m = 1; m < kNumMets; ++m) {
+        const auto met = static_cast<Met>(m);
+        if (!possible(op, hit, met)) continue;
+        states += (states.empty() ? "" : ",") + std::string(met_name(met)) + '=' + std::to_string(at(op, hit, met));
+      }
+      if (!states.empty()) os << '(' << states << ')';
+    }
+    os << '\n';
+  }
+  // The rarest cells hit: where the next hole would open.
+  std::vector<std::pair<std::uint64_t, std::string>> hit;
+  for (int o = 0; o < cmd::kNumOps; ++o)
+    for (int h = 0; h < kNumHits; ++h)
+      for (int m = 0; m < kNumMets; ++m) {
+        const auto op = static_cast<Op>(o);
+        const auto c = static_cast<Hit>(h);
+        const auto met = static_cast<Met>(m);
+        if (possible(op, c, met) && at(op, c, met) > 0)
+          hit.emplace_back(at(op, c, met), std::string(cmd::op_name(op)) + "/" + hit_name(c) + "/" + met_name(met));
+      }
+  std::sort(hit.begin(), hit.end());
+  os << "reach rarest:";
+  for (std::size_t i = 0; i < std::min<std::size_t>(6, hit.size()); ++i) os << ' ' << hit[i].second << '=' << hit[i].first;
+  os << '\n';
+  const std::vector<std::string> holes = missing();
+  os << "reach: " << possible_cells() - static_cast<int>(holes.size()) << " of " << possible_cells()
+     << " possible cells hit";
+  if (!holes.empty()) {
+    os << "; never hit:";
+    for (const std::string& h : holes) os << ' ' << h;
+  }
+  return os.str();
+}
+
+}  // namespace mmv::props
