@@ -15,7 +15,16 @@ Addr CommandDecoder::addr(const model::System& state) {
   const std::uint8_t how = u8();
   const std::uint16_t where = u16();
   Addr page = kWindowLo + static_cast<Addr>(where % 1024) * kPageSize;
-  if (how % 4 != 0 && !state.vmas().empty()) {  // page k of the n-th VMA
+  const auto& ptes = state.page_table().ptes;
+  const auto& leaves = state.page_table().pmd_leaves;
+  if (how % 4 == 3 && ptes.size() + leaves.size() > 0) {  // the k-th mapped page (or huge page)
+    std::size_t k = where % (ptes.size() + leaves.size());
+    if (k < leaves.size()) {
+      page = std::next(leaves.begin(), static_cast<long>(k))->first;
+    } else {
+      page = std::next(ptes.begin(), static_cast<long>(k - leaves.size()))->first;
+    }
+  } else if (how % 4 != 0 && !state.vmas().empty()) {  // page k of the n-th VMA
     auto v = state.vmas().begin();
     std::advance(v, static_cast<long>((how >> 2) % state.vmas().size()));
     page = v->second.start + static_cast<Addr>(where % v->second.pages()) * kPageSize;
@@ -145,10 +154,15 @@ Command CommandDecoder::next(const model::System& state) {
       break;
     case Op::kZap:
     case Op::kZapUnderVmaLock:
+    {
       c.addr = addr(state);
-      c.addr2 = page_down(c.addr) + (u8() % 16) * kPageSize;  // near the VMA's address
+      // From the address itself (which may be inside a page: a zap range's
+      // start is not rounded), or a few pages on.
+      const std::uint8_t ahead = u8();
+      c.addr2 = ahead < 128 ? c.addr : page_down(c.addr) + (ahead % 16) * kPageSize;
       c.len = length();
       break;
+    }
     case Op::kPutPage: c.slot = u8() % 4; break;
     case Op::kInsertPage:
       c.slot = u8() % 4;

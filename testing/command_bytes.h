@@ -7,8 +7,9 @@
 // bytes its fields need; a field read past the end reads 0. Decoding is
 // incremental: each command is decoded against the model's state after the
 // commands before it, so that an address can name "page k of the n-th VMA"
-// (three addresses in four do), as the property's generators aim at VMAs;
-// the rest land in a 4 MiB window at kWindowLo. Either way they fall on a
+// (one address in two) or "the k-th mapped page" (one in four), as the
+// property's generators aim at VMAs and mapped pages; the rest land in a
+// 4 MiB window at kWindowLo. Either way they fall on a
 // page, a 2 MiB boundary, one byte before or after a page, or at a byte
 // offset. A HUGEPAGE mmap is mostly given a THP-capable shape. Lengths are
 // mostly a few pages, sometimes 2 MiB multiples, 0, unaligned or
