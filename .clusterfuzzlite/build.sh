@@ -16,6 +16,8 @@ cmake --build "$build" --target model_vs_impl_fuzzer oracle_fuzzer
 for t in model_vs_impl_fuzzer oracle_fuzzer; do
   cp "$build/fuzz/$t" "$OUT/"
 done
+# The engine passes $OUT/<target>.dict to its target as -dict.
+cp "$src/fuzz/model_vs_impl.dict" "$OUT/model_vs_impl_fuzzer.dict"
 # Seed corpora: the regression corpus, as libFuzzer reads it (text inputs
 # that start with their "# kind:" line are parsed as regression files).
 (cd "$src/regressions" && python3 -m zipfile -c "$OUT/model_vs_impl_fuzzer_seed_corpus.zip" ./*.mmv)

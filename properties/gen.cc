@@ -100,9 +100,6 @@ rc::Gen<Addr> mapped_page(const Targets& t) {
   });
 }
 
-// Where a load, store or lookup goes.
-rc::Gen<Addr> access_address(const Targets& t);
-
 rc::Gen<Addr> any_address(const std::vector<Addr>& marks) {
   return rc::gen::weightedOneOf<Addr>({
       {4, page_address(marks)},
@@ -111,6 +108,7 @@ rc::Gen<Addr> any_address(const std::vector<Addr>& marks) {
   });
 }
 
+// Where a load, store or lookup goes.
 rc::Gen<Addr> access_address(const Targets& t) {
   return rc::gen::weightedOneOf<Addr>(
       {{4, inside_vma(t.vmas, t.marks)}, {1, any_address(t.marks)}, {3, mapped_page(t)}});

@@ -1,6 +1,7 @@
 #include "testing/command_bytes.h"
 
 #include <iterator>
+#include <optional>
 #include <utility>
 
 namespace mmv::cmd {
@@ -158,9 +159,19 @@ Command CommandDecoder::next(const model::System& state) {
       c.addr = addr(state);
       // From the address itself (which may be inside a page: a zap range's
       // start is not rounded), or a few pages on.
-      const std::uint8_t ahead = u8();
-      c.addr2 = ahead < 128 ? c.addr : page_down(c.addr) + (ahead % 16) * kPageSize;
+      const std::uint8_t shape = u8();
+      c.addr2 = shape < 128 ? c.addr : page_down(c.addr) + (shape % 16) * kPageSize;
       c.len = length();
+      // Three zaps in four that would run past the VMA's end are cut to end
+      // there (sometimes a few bytes short, inside the last page): a zap
+      // past the end is rejected before it reaches the page table, and
+      // without this seven in eight zaps were.
+      const std::optional<Vma> v = state.vma_lookup(c.addr);
+      if (v && (shape & 0x30) != 0 && c.addr2 < v->end && c.len > v->end - c.addr2) {
+        c.len = v->end - c.addr2;
+        const std::uint64_t short_by = (shape & 0x40) ? 1 + (shape % 3) * 100 : 0;
+        if (c.len > short_by) c.len -= short_by;
+      }
       break;
     }
     case Op::kPutPage: c.slot = u8() % 4; break;
