@@ -12,7 +12,8 @@
 // MMV_FAULT=<fault_name> switches a fault of impl/fault_switch.h on for the
 // whole run, to measure how fast the fuzzer finds it. MMV_FUZZ_SHOW=1 prints
 // each command run and its outcome (to see what an input decodes to:
-// model_vs_impl_fuzzer FILE).
+// model_vs_impl_fuzzer FILE). A byte input ends with mmput until no user
+// reference is left, as a process exits.
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -57,8 +58,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cmd::ModelRunner model;
   cmd::ImplRunner impl;
   std::vector<cmd::Command> ran;
-  for (std::size_t i = 0; text ? i < text->size() : !bytes.done(); ++i) {
-    const cmd::Command c = text ? (*text)[i] : bytes.next(model.system());
+  cmd::Command exit;
+  exit.op = cmd::Op::kMmput;
+  constexpr int kMaxExitPuts = 16;  // a bound, in case an mmput ever fails to drop its reference
+  int exits = 0;
+  for (std::size_t i = 0;; ++i) {
+    // A byte input ends as a process does: the user references it still
+    // holds are dropped, so teardown (exit_mmap: unmap, write back) runs
+    // on whatever state the input built and is compared too. Without
+    // this, a teardown bug needed an mmput byte right after the state that
+    // shows it, and was found in minutes instead of seconds.
+    const bool more = text ? i < text->size() : !bytes.done();
+    if (!more && (text || model.holdings().users == 0 || ++exits > kMaxExitPuts)) break;
+    const cmd::Command c = !more ? exit : text ? (*text)[i] : bytes.next(model.system());
     if (!cmd::precondition(c, model.holdings())) continue;
     ran.push_back(c);
     const cmd::StepResult r = cmd::step_and_compare(c, model, impl);
