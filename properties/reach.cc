@@ -192,26 +192,35 @@ std::uint64_t Reach::at(Op op, Hit hit, Met met) const {
   return n_[static_cast<int>(op)][static_cast<int>(hit)][static_cast<int>(met)];
 }
 
-std::vector<std::string> Reach::missing() const {
-  std::vector<std::string> out;
+namespace {
+
+std::string cell_name(Op op, Hit hit, Met met) {
+  return std::string(cmd::op_name(op)) + "/" + hit_name(hit) + "/" + met_name(met);
+}
+
+// Calls fn(op, hit, met) for every possible cell.
+template <typename Fn>
+void for_each_possible_cell(Fn fn) {
   for (int o = 0; o < cmd::kNumOps; ++o)
     for (int h = 0; h < kNumHits; ++h)
-      for (int m = 0; m < kNumMets; ++m) {
-        const auto op = static_cast<Op>(o);
-        const auto hit = static_cast<Hit>(h);
-        const auto met = static_cast<Met>(m);
-        if (possible(op, hit, met) && at(op, hit, met) == 0)
-          out.push_back(std::string(cmd::op_name(op)) + "/" + hit_name(hit) + "/" + met_name(met));
-      }
+      for (int m = 0; m < kNumMets; ++m)
+        if (possible(static_cast<Op>(o), static_cast<Hit>(h), static_cast<Met>(m)))
+          fn(static_cast<Op>(o), static_cast<Hit>(h), static_cast<Met>(m));
+}
+
+}  // namespace
+
+std::vector<std::string> Reach::missing() const {
+  std::vector<std::string> out;
+  for_each_possible_cell([&](Op op, Hit hit, Met met) {
+    if (at(op, hit, met) == 0) out.push_back(cell_name(op, hit, met));
+  });
   return out;
 }
 
 int Reach::possible_cells() const {
   int n = 0;
-  for (int o = 0; o < cmd::kNumOps; ++o)
-    for (int h = 0; h < kNumHits; ++h)
-      for (int m = 0; m < kNumMets; ++m)
-        n += possible(static_cast<Op>(o), static_cast<Hit>(h), static_cast<Met>(m));
+  for_each_possible_cell([&](Op, Hit, Met) { ++n; });
   return n;
 }
 
@@ -238,15 +247,9 @@ std::string Reach::table() const {
   }
   // The rarest cells hit: where the next hole would open.
   std::vector<std::pair<std::uint64_t, std::string>> hit;
-  for (int o = 0; o < cmd::kNumOps; ++o)
-    for (int h = 0; h < kNumHits; ++h)
-      for (int m = 0; m < kNumMets; ++m) {
-        const auto op = static_cast<Op>(o);
-        const auto c = static_cast<Hit>(h);
-        const auto met = static_cast<Met>(m);
-        if (possible(op, c, met) && at(op, c, met) > 0)
-          hit.emplace_back(at(op, c, met), std::string(cmd::op_name(op)) + "/" + hit_name(c) + "/" + met_name(met));
-      }
+  for_each_possible_cell([&](Op op, Hit c, Met met) {
+    if (at(op, c, met) > 0) hit.emplace_back(at(op, c, met), cell_name(op, c, met));
+  });
   std::sort(hit.begin(), hit.end());
   os << "reach rarest:";
   for (std::size_t i = 0; i < std::min<std::size_t>(6, hit.size()); ++i) os << ' ' << hit[i].second << '=' << hit[i].first;
