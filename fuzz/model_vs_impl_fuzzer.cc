@@ -4,7 +4,8 @@
 //
 // An input that is a regression file (it starts with "# kind: model-vs-impl")
 // is read as text, so regressions/ is the seed corpus as it stands; any other
-// input is decoded from bytes (testing/command_bytes.h). Commands whose
+// input is decoded from bytes (testing/command_bytes.h; run with
+// -dict=fuzz/model_vs_impl.dict, whole commands as bytes). Commands whose
 // precondition does not hold (a put without a reference) are skipped, as the
 // property's generator skips them. A mismatch prints the regression file of
 // the commands run and aborts, which libFuzzer reports as a crash.
