@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 
@@ -37,11 +38,13 @@ Stats& stats() {
 }
 
 void Stats::begin_case() {
+  if (cases_ == 0) first_case_ = std::chrono::steady_clock::now();
   ++cases_;
   case_edges_.clear();
 }
 
 void Stats::end_case() {
+  last_case_end_ = std::chrono::steady_clock::now();
   auto hit = [&](const char* k) { return case_edges_.contains(k); };
   RC_CLASSIFY(hit("pmd_split"), "pmd-split");
   RC_CLASSIFY(hit("thp_mapped"), "thp");
@@ -91,7 +94,14 @@ void Stats::count(const cmd::Command& c, const std::string& out, const model::Sy
 std::string Stats::summary() const {
   if (cases_ == 0) return "";
   std::ostringstream os;
-  os << "properties: " << cases_ << " cases, " << commands_ << " commands; ops:";
+  const double secs = std::chrono::duration<double>(last_case_end_ - first_case_).count();
+  os << "properties: " << cases_ << " cases, " << commands_ << " commands";
+  if (secs > 0) {
+    os << " in " << std::fixed << std::setprecision(1) << secs << " s (" << std::setprecision(0)
+       << cases_ / secs << " cases/s, " << commands_ / secs << " commands/s)";
+    os.unsetf(std::ios::floatfield);
+  }
+  os << "; ops:";
   for (int i = 0; i < cmd::kNumOps; ++i)
     if (ops_[i]) os << ' ' << cmd::op_name(static_cast<cmd::Op>(i)) << '=' << ops_[i];
   os << "; edge cases:";

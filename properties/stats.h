@@ -3,13 +3,15 @@
 // zap, an injected ENOMEM, fault-around, teardown, ...). Each case is also
 // classified with RC_CLASSIFY, and at exit the binary prints one line per
 // property family:
-//   properties: <cases> cases, <commands> commands; ops: ...; edge cases: ...
+//   properties: <cases> cases, <commands> commands in <s> s (<cases>/s,
+//   <commands>/s); ops: ...; edge cases: ...
 // which scripts/verify shows, and then the reach table (properties/reach.h). A property that never reaches a PMD split or
 // an EBUSY insert is not testing them; this is how we know.
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -36,6 +38,10 @@ class Stats {
  private:
   bool muted_ = false;
   std::uint64_t cases_ = 0;
+  // Wall time from the first case to the end of the last: the rate the
+  // summary prints (cases/s, commands/s), property checks included.
+  std::chrono::steady_clock::time_point first_case_{};
+  std::chrono::steady_clock::time_point last_case_end_{};
   std::uint64_t commands_ = 0;
   std::array<std::uint64_t, cmd::kNumOps> ops_{};
   std::map<std::string, std::uint64_t> edges_;
