@@ -1,20 +1,12 @@
-// A linearizability checker for recorded histories of concurrent commands
-// (testing/command.h), against a sequential model: is there an order of the
-// operations, consistent with real time (an operation that responded before
-// another was invoked comes first), in which the model gives every
-// operation the response the implementation gave?
+// Linearizability of recorded histories of concurrent commands
+// (testing/command.h) against a sequential model: the mm stress tests' use
+// of the generic checker in stress/lincheck.h. The model is any copyable
+// type with `std::string apply(const cmd::Command&)` (cmd::ModelRunner);
+// state_key(model) names its state (equal keys for equal states), and the
+// checker's memo hashes and compares those keys.
 //
-// The search is Wing & Gong's, with Lowe's memoisation: a DFS that at each
-// step tries every operation that may come next, applies it to a copy of
-// the model, keeps it only if the model answers as recorded, and never
-// revisits a (set of linearized operations, model state) pair. It is bounded
-// in time: past the budget the verdict is kUnknown, never a guess.
-//
-// P-compositionality (Horn & Kroening): when operations on different keys
-// (say, different VMAs) are independent in the model, the history is
-// linearizable iff each key's sub-history is; check_partitioned() splits the
-// history with a caller-supplied key and checks each part on its own, which
-// turns one exponential search into several small ones. The caller is
+// P-compositionality: check_partitioned() splits the history with a
+// caller-supplied key and checks each part on its own. The caller is
 // responsible for the independence (the stress tests give each key its own
 // VMA, far from the others, so no merge, split or table is shared in a way
 // the model could see).
@@ -23,10 +15,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
+#include "stress/lincheck.h"
 #include "testing/command.h"
 
 namespace mmv::stress {
@@ -71,66 +64,57 @@ std::string format_window(const std::vector<Operation>& history, const std::vect
 
 // ---- implementation -------------------------------------------------------
 
+// A command model for lin::check: the state is the model and its key.
+template <class Model>
+struct CommandModel {
+  struct State {
+    Model model;
+    std::string key;
+    std::size_t hash = 0;
+  };
+  using Input = cmd::Command;
+  using Output = std::string;
+
+  const std::function<std::string(const Model&)>* state_key;
+
+  State start(const Model& m) const {
+    State s{m, (*state_key)(m), 0};
+    s.hash = std::hash<std::string>{}(s.key);
+    return s;
+  }
+  std::optional<State> step(const State& s, const Input& in, const Output* out) const {
+    Model next = s.model;
+    if (const std::string got = next.apply(in); out && got != *out) return std::nullopt;
+    return start(next);
+  }
+  std::size_t hash(const State& s) const { return s.hash; }
+  bool equal(const State& a, const State& b) const { return a.key == b.key; }
+};
+
 template <class Model>
 CheckResult check_linearizable(const Model& initial, const std::vector<Operation>& history,
                                std::chrono::milliseconds budget,
                                const std::function<std::string(const Model&)>& state_key) {
-  using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + budget;
-  const std::size_t n = history.size();
+  std::vector<lin::Op<cmd::Command, std::string>> ops;
+  ops.reserve(history.size());
+  for (const Operation& o : history) ops.push_back({o.thread, o.invoke, o.response, true, o.command, o.outcome});
+  const CommandModel<Model> model{&state_key};
+  const lin::Result r = lin::check(model, model.start(initial), ops, budget);
   CheckResult result;
-  std::vector<bool> done(n, false);
-  std::vector<std::size_t> order;
-  std::vector<bool> deepest_done(n, false);
-  std::size_t deepest = 0;
-  std::unordered_set<std::string> seen;
-  bool out_of_time = false;
-
-  auto memo_key = [&](const Model& m) {
-    std::string k(n, '0');
-    for (std::size_t i = 0; i < n; ++i)
-      if (done[i]) k[i] = '1';
-    return k + '|' + state_key(m);
-  };
-
-  std::function<bool(const Model&)> dfs = [&](const Model& m) -> bool {
-    ++result.states;
-    if (order.size() == n) return true;
-    if ((result.states & 255) == 0 && Clock::now() > deadline) {
-      out_of_time = true;
-      return false;
-    }
-    // An operation may come next only if no other pending operation
-    // responded before it was invoked.
-    std::uint64_t first_response = UINT64_MAX;
-    for (std::size_t i = 0; i < n; ++i)
-      if (!done[i]) first_response = std::min(first_response, history[i].response);
-    for (std::size_t i = 0; i < n && !out_of_time; ++i) {
-      if (done[i] || history[i].invoke > first_response) continue;
-      Model next = m;
-      if (next.apply(history[i].command) != history[i].outcome) continue;
-      done[i] = true;
-      order.push_back(i);
-      if (order.size() > deepest) {
-        deepest = order.size();
-        deepest_done = done;
-      }
-      if (seen.insert(memo_key(next)).second && dfs(next)) return true;
-      done[i] = false;
-      order.pop_back();
-    }
-    return false;
-  };
-
-  if (dfs(initial)) {
-    result.verdict = Verdict::kLinearizable;
-    result.order = order;
-  } else if (out_of_time) {
-    result.verdict = Verdict::kUnknown;
-    result.explanation = "search budget exhausted after " + std::to_string(result.states) + " states";
-  } else {
-    result.verdict = Verdict::kNotLinearizable;
-    result.explanation = format_window(history, deepest_done);
+  result.states = r.states;
+  switch (r.verdict) {
+    case lin::Verdict::kLinearizable:
+      result.verdict = Verdict::kLinearizable;
+      result.order = r.order;
+      break;
+    case lin::Verdict::kUnknown:
+      result.verdict = Verdict::kUnknown;
+      result.explanation = "search budget exhausted after " + std::to_string(r.states) + " states";
+      break;
+    case lin::Verdict::kNotLinearizable:
+      result.verdict = Verdict::kNotLinearizable;
+      result.explanation = format_window(history, r.deepest);
+      break;
   }
   return result;
 }
@@ -140,31 +124,19 @@ CheckResult check_partitioned(const Model& initial, const std::vector<Operation>
                               const std::function<int(const Operation&)>& key,
                               std::chrono::milliseconds budget,
                               const std::function<std::string(const Model&)>& state_key) {
-  std::vector<int> keys;
-  std::vector<std::vector<Operation>> parts;
-  for (const Operation& op : history) {
-    const int k = key(op);
-    std::size_t p = 0;
-    while (p < keys.size() && keys[p] != k) ++p;
-    if (p == keys.size()) {
-      keys.push_back(k);
-      parts.emplace_back();
-    }
-    parts[p].push_back(op);
-  }
   CheckResult total;
   total.verdict = Verdict::kLinearizable;
-  for (std::size_t p = 0; p < parts.size(); ++p) {
-    CheckResult r = check_linearizable(initial, parts[p], budget, state_key);
+  for (const auto& [k, part] : lin::partition(history, key)) {
+    CheckResult r = check_linearizable(initial, part, budget, state_key);
     total.states += r.states;
     if (r.verdict == Verdict::kNotLinearizable) {
-      r.explanation = "key " + std::to_string(keys[p]) + ":\n" + r.explanation;
+      r.explanation = "key " + std::to_string(k) + ":\n" + r.explanation;
       r.states = total.states;
       return r;
     }
     if (r.verdict == Verdict::kUnknown) {
       total.verdict = Verdict::kUnknown;
-      total.explanation += "key " + std::to_string(keys[p]) + ": " + r.explanation + "\n";
+      total.explanation += "key " + std::to_string(k) + ": " + r.explanation + "\n";
     }
   }
   return total;

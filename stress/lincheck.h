@@ -1,0 +1,223 @@
+// A generic linearizability checker: it knows nothing of memory management.
+// The system under test brings a small sequential model; the checker decides
+// whether a recorded concurrent history could have come from some order of
+// its operations that respects real time (an operation that returned before
+// another was called comes first) and in which the model gives every
+// operation the output that was recorded.
+//
+// The model is an object with
+//   using State, Input, Output;
+//   std::optional<State> step(const State& s, const Input& in, const Output* out) const;
+//       the state after `in` on `s`, if `in` on `s` may answer `*out`, else
+//       nullopt (out is null for an operation whose outcome is unknown: any
+//       answer will do);
+//   std::size_t hash(const State&) const;
+//   bool equal(const State&, const State&) const;
+//
+// The search is Lowe's just-in-time linearization as Porcupine implements
+// it: call and return events in one time-ordered, doubly linked list; an
+// operation is tried when its call is reached, and lifted out of the list
+// (call and return) when the model accepts it; reaching a return whose
+// operation is not yet linearized means backtracking. Linearized operations
+// are a bitset, and a (bitset, state) pair seen before is never searched
+// again (hash, then equality on a collision). The search is bounded in
+// time: past the budget the verdict is kUnknown, never a guess.
+//
+// Operations with an unknown outcome (no response: a call that crashed or
+// timed out, Jepsen's :info) return "at infinity": they may take effect at
+// any point after their call, or never.
+//
+// P-compositionality (Horn & Kroening): when the model's operations on
+// different keys are independent, a history is linearizable iff each key's
+// sub-history is; check_partitioned() checks the parts one by one.
+//
+// Thread safety: none needed; a check is a pure function of its arguments.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace mmv::lin {
+
+template <class In, class Out>
+struct Op {
+  int client = 0;
+  std::uint64_t call = 0;    // invocation time
+  std::uint64_t ret = 0;     // response time, > call; ignored when !responded
+  bool responded = true;     // false: outcome unknown (:info)
+  In input{};
+  Out output{};
+};
+
+enum class Verdict { kLinearizable, kNotLinearizable, kUnknown };
+
+struct Result {
+  Verdict verdict = Verdict::kUnknown;
+  std::vector<std::size_t> order;  // linearizable: a witness order (indices into the history)
+  std::vector<bool> deepest;       // not linearizable: the ops of the longest partial order found
+  std::uint64_t states = 0;        // (bitset, state) pairs searched
+};
+
+template <class Model>
+Result check(const Model& model, const typename Model::State& initial,
+             const std::vector<Op<typename Model::Input, typename Model::Output>>& history,
+             std::chrono::milliseconds budget) {
+  using State = typename Model::State;
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + budget;
+  const std::size_t n = history.size();
+  Result result;
+
+  // Events: 0 is the head sentinel, 1 + 2i is op i's call, 2 + 2i its return.
+  struct Event {
+    std::uint64_t time;
+    bool call;
+    std::size_t op;
+  };
+  std::vector<std::size_t> sorted;
+  std::vector<Event> ev(2 * n + 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& o = history[i];
+    ev[1 + 2 * i] = {o.call, true, i};
+    ev[2 + 2 * i] = {o.responded ? o.ret : UINT64_MAX, false, i};
+    sorted.push_back(1 + 2 * i);
+    sorted.push_back(2 + 2 * i);
+  }
+  // Calls before returns at equal times: such operations overlap.
+  std::stable_sort(sorted.begin(), sorted.end(), [&](std::size_t a, std::size_t b) {
+    return ev[a].time != ev[b].time ? ev[a].time < ev[b].time : ev[a].call && !ev[b].call;
+  });
+  constexpr std::size_t kEnd = SIZE_MAX;
+  std::vector<std::size_t> next(2 * n + 1, kEnd), prev(2 * n + 1, 0);
+  std::size_t last = 0;
+  for (std::size_t e : sorted) {
+    next[last] = e;
+    prev[e] = last;
+    last = e;
+  }
+  auto unlink = [&](std::size_t e) {
+    next[prev[e]] = next[e];
+    if (next[e] != kEnd) prev[next[e]] = prev[e];
+  };
+  auto relink = [&](std::size_t e) {  // undoes unlink(e), in reverse order of the unlinks
+    next[prev[e]] = e;
+    if (next[e] != kEnd) prev[next[e]] = e;
+  };
+
+  const std::size_t words = (n + 63) / 64;
+  std::vector<std::uint64_t> done(words, 0);
+  struct Seen {
+    std::vector<std::uint64_t> done;
+    State state;
+    std::size_t hash;
+  };
+  struct SeenHash {
+    std::size_t operator()(const Seen& s) const { return s.hash; }
+  };
+  struct SeenEq {
+    const Model* model;
+    bool operator()(const Seen& a, const Seen& b) const {
+      return a.hash == b.hash && a.done == b.done && model->equal(a.state, b.state);
+    }
+  };
+  std::unordered_set<Seen, SeenHash, SeenEq> seen(1024, SeenHash{}, SeenEq{&model});
+  auto key_hash = [&](const State& s) {
+    std::size_t h = model.hash(s);
+    for (std::uint64_t w : done) h = (h ^ std::hash<std::uint64_t>{}(w)) * 0x100000001b3ull;
+    return h;
+  };
+
+  // The memo owns every state reached (its nodes do not move), so the
+  // search and its stack hold pointers: no state is copied after step().
+  struct Frame {
+    std::size_t call_event;
+    const State* before;
+  };
+  std::vector<Frame> stack;
+  const State* state = &initial;
+  std::size_t deepest = 0;
+  result.deepest.assign(n, false);
+  auto mark = [&](std::size_t i, bool on) {
+    if (on) {
+      done[i / 64] |= std::uint64_t{1} << (i % 64);
+    } else {
+      done[i / 64] &= ~(std::uint64_t{1} << (i % 64));
+    }
+  };
+
+  std::size_t cursor = next[0];
+  while (true) {
+    if (next[0] == kEnd || (cursor != kEnd && !ev[cursor].call && !history[ev[cursor].op].responded)) {
+      // Everything is linearized, or only operations with unknown outcomes
+      // are left (their returns sort last): they never took effect.
+      result.verdict = Verdict::kLinearizable;
+      for (const Frame& f : stack) result.order.push_back(ev[f.call_event].op);
+      result.deepest.clear();
+      return result;
+    }
+    if ((++result.states & 255) == 0 && Clock::now() > deadline) {
+      result.verdict = Verdict::kUnknown;
+      return result;
+    }
+    const Event& e = ev[cursor];
+    if (e.call) {
+      const auto& o = history[e.op];
+      if (std::optional<State> after = model.step(*state, o.input, o.responded ? &o.output : nullptr)) {
+        mark(e.op, true);
+        const std::size_t h = key_hash(*after);
+        if (auto [it, fresh] = seen.insert(Seen{done, std::move(*after), h}); fresh) {
+          stack.push_back({cursor, state});
+          state = &it->state;
+          unlink(cursor);
+          unlink(cursor + 1);  // its return
+          if (stack.size() > deepest) {
+            deepest = stack.size();
+            for (std::size_t i = 0; i < n; ++i) result.deepest[i] = (done[i / 64] >> (i % 64)) & 1;
+          }
+          cursor = next[0];
+          continue;
+        }
+        mark(e.op, false);
+      }
+      cursor = next[cursor];
+      continue;
+    }
+    // A return whose operation is not linearized yet: undo the last choice.
+    if (stack.empty()) {
+      result.verdict = Verdict::kNotLinearizable;
+      return result;
+    }
+    const Frame f = stack.back();
+    stack.pop_back();
+    relink(f.call_event + 1);
+    relink(f.call_event);
+    mark(ev[f.call_event].op, false);
+    state = f.before;
+    cursor = next[f.call_event];
+  }
+}
+
+// The history split by key(op), each part in its original order, keys in
+// order of first appearance (for any record type T: lin::Op, or a user's).
+template <class T, class Key>
+std::vector<std::pair<Key, std::vector<T>>> partition(const std::vector<T>& history,
+                                                      const std::function<Key(const T&)>& key) {
+  std::vector<std::pair<Key, std::vector<T>>> parts;
+  std::map<Key, std::size_t> where;
+  for (const T& op : history) {
+    const Key k = key(op);
+    auto [it, fresh] = where.try_emplace(k, parts.size());
+    if (fresh) parts.push_back({k, {}});
+    parts[it->second].second.push_back(op);
+  }
+  return parts;
+}
+
+}  // namespace mmv::lin
