@@ -1,9 +1,9 @@
 // Linearizability of recorded histories of concurrent commands
 // (testing/command.h) against a sequential model: the mm stress tests' use
-// of the generic checker in stress/lincheck.h. The model is any copyable
-// type with `std::string apply(const cmd::Command&)` (cmd::ModelRunner);
-// state_key(model) names its state (equal keys for equal states), and the
-// checker's memo hashes and compares those keys.
+// of the generic checker in stress/lincheck.h. The model is any copyable,
+// equality-comparable type with `std::string apply(const cmd::Command&)`
+// (cmd::ModelRunner); state_hash(model) must be equal for equal models
+// (model/state_hash.h); the memo compares states with == on a hash hit.
 //
 // P-compositionality: check_partitioned() splits the history with a
 // caller-supplied key and checks each part on its own. The caller is
@@ -45,12 +45,12 @@ struct CheckResult {
   std::string explanation;
 };
 
-// Model: copyable, with `std::string apply(const cmd::Command&)`.
-// state_key(model): a string that is equal for equal model states.
+// Model: copyable and ==, with `std::string apply(const cmd::Command&)`.
+// state_hash(model): equal for equal models (model/state_hash.h).
 template <class Model>
 CheckResult check_linearizable(const Model& initial, const std::vector<Operation>& history,
                                std::chrono::milliseconds budget,
-                               const std::function<std::string(const Model&)>& state_key);
+                               const std::function<std::size_t(const Model&)>& state_hash);
 
 // Splits `history` by key(op) and checks each part from `initial`; the
 // verdict is the worst of the parts (kNotLinearizable > kUnknown > ok).
@@ -58,47 +58,45 @@ template <class Model>
 CheckResult check_partitioned(const Model& initial, const std::vector<Operation>& history,
                               const std::function<int(const Operation&)>& key,
                               std::chrono::milliseconds budget,
-                              const std::function<std::string(const Model&)>& state_key);
+                              const std::function<std::size_t(const Model&)>& state_hash);
 
 std::string format_window(const std::vector<Operation>& history, const std::vector<bool>& placed);
 
 // ---- implementation -------------------------------------------------------
 
-// A command model for lin::check: the state is the model and its key.
+// A command model for lin::check: the state is the model and its hash.
 template <class Model>
 struct CommandModel {
   struct State {
     Model model;
-    std::string key;
     std::size_t hash = 0;
   };
   using Input = cmd::Command;
   using Output = std::string;
 
-  const std::function<std::string(const Model&)>* state_key;
+  const std::function<std::size_t(const Model&)>* state_hash;
 
-  State start(const Model& m) const {
-    State s{m, (*state_key)(m), 0};
-    s.hash = std::hash<std::string>{}(s.key);
-    return s;
+  State start(Model m) const {
+    const std::size_t h = (*state_hash)(m);
+    return State{std::move(m), h};
   }
   std::optional<State> step(const State& s, const Input& in, const Output* out) const {
     Model next = s.model;
     if (const std::string got = next.apply(in); out && got != *out) return std::nullopt;
-    return start(next);
+    return start(std::move(next));
   }
   std::size_t hash(const State& s) const { return s.hash; }
-  bool equal(const State& a, const State& b) const { return a.key == b.key; }
+  bool equal(const State& a, const State& b) const { return a.model == b.model; }
 };
 
 template <class Model>
 CheckResult check_linearizable(const Model& initial, const std::vector<Operation>& history,
                                std::chrono::milliseconds budget,
-                               const std::function<std::string(const Model&)>& state_key) {
+                               const std::function<std::size_t(const Model&)>& state_hash) {
   std::vector<lin::Op<cmd::Command, std::string>> ops;
   ops.reserve(history.size());
   for (const Operation& o : history) ops.push_back({o.thread, o.invoke, o.response, true, o.command, o.outcome});
-  const CommandModel<Model> model{&state_key};
+  const CommandModel<Model> model{&state_hash};
   const lin::Result r = lin::check(model, model.start(initial), ops, budget);
   CheckResult result;
   result.states = r.states;
@@ -123,11 +121,11 @@ template <class Model>
 CheckResult check_partitioned(const Model& initial, const std::vector<Operation>& history,
                               const std::function<int(const Operation&)>& key,
                               std::chrono::milliseconds budget,
-                              const std::function<std::string(const Model&)>& state_key) {
+                              const std::function<std::size_t(const Model&)>& state_hash) {
   CheckResult total;
   total.verdict = Verdict::kLinearizable;
   for (const auto& [k, part] : lin::partition(history, key)) {
-    CheckResult r = check_linearizable(initial, part, budget, state_key);
+    CheckResult r = check_linearizable(initial, part, budget, state_hash);
     total.states += r.states;
     if (r.verdict == Verdict::kNotLinearizable) {
       r.explanation = "key " + std::to_string(k) + ":\n" + r.explanation;

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "model/describe.h"
+#include "model/state_hash.h"
 #include "testing/model_runner.h"
 
 namespace mmv::stress {
@@ -29,7 +29,7 @@ cmd::ModelRunner with_registers() {
   return m;
 }
 
-std::string key(const cmd::ModelRunner& m) { return model::describe(m.system()); }
+std::size_t key(const cmd::ModelRunner& m) { return model::state_hash(m.system()); }
 
 Operation write(int thread, std::uint64_t invoke, std::uint64_t response, std::uint8_t v,
                 Addr at = kAddr) {

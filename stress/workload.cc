@@ -13,7 +13,7 @@
 #include "impl/fault_switch.h"
 #include "impl/kernel.h"
 #include "impl/mm.h"
-#include "model/describe.h"
+#include "model/state_hash.h"
 #include "testing/impl_runner.h"
 #include "testing/model_runner.h"
 
@@ -246,8 +246,8 @@ StressReport run_zap(const StressConfig& cfg) {
   // whose written-back file data the implementation's must equal.
   std::vector<std::vector<Operation>> parts(kNumZapVmas);
   for (const Operation& op : history) parts[zap_vma_of(op.command)].push_back(op);
-  std::function<std::string(const cmd::ModelRunner&)> key = [](const cmd::ModelRunner& m) {
-    return model::describe(m.system());
+  std::function<std::size_t(const cmd::ModelRunner&)> key = [](const cmd::ModelRunner& m) {
+    return model::state_hash(m.system());
   };
   cmd::ModelRunner replay = model;
   bool complete = true;
