@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
     long long ops_left = cfg.ops_per_thread;
     int rounds = 0;
     double concurrent = 0;
+    double checking = 0;
     for (std::uint64_t seed = cfg.seed; ops_left > 0 && (rounds == 0 || Clock::now() < deadline);
          ++seed, ++rounds) {
       StressConfig round = cfg;
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
       ops_left -= round.ops_per_thread;
       r.ops += one.ops;
       concurrent += one.seconds;
+      checking += one.check_seconds;
       r.notes += one.notes;
       if (!one.ok) {
         r.ok = false;
@@ -70,8 +72,11 @@ int main(int argc, char** argv) {
       }
     }
     const double total = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::printf("zap: %d rounds; concurrent phase %.3f s (%.0f ops/s), with checking %.3f s (%.0f ops/s)\n",
-                rounds, concurrent, concurrent > 0 ? r.ops / concurrent : 0, total, r.ops / total);
+    std::printf("zap: %d rounds; concurrent phase %.3f s (%.0f ops/s); checking %.3f s (%.0f checked ops/s, "
+                "%.0f%% of the time); total %.3f s (%.0f ops/s)\n",
+                rounds, concurrent, concurrent > 0 ? r.ops / concurrent : 0, checking,
+                checking > 0 ? r.ops / checking : 0, concurrent + checking > 0 ? 100 * checking / (concurrent + checking) : 0,
+                total, r.ops / total);
     r.seconds = total;
   }
   else if (test == "vmalock") r = run_vma_lock(cfg, true);

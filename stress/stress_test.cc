@@ -38,8 +38,11 @@ void Expect(const StressConfig& c, const StressReport& r) {
   // One line per run for scripts/verify's summary.
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
   std::cout << "stress: " << test->test_suite_name() << '.' << test->name() << " threads=" << c.threads
-            << " seed=" << c.seed << " ops=" << r.ops << " ops/s=" << static_cast<long>(r.ops_per_second())
-            << (r.ok ? " ok" : " FAILED") << std::endl;
+            << " seed=" << c.seed << " ops=" << r.ops << " ops/s=" << static_cast<long>(r.ops_per_second());
+  if (r.check_seconds > 0)
+    std::cout << " checked_ops/s=" << static_cast<long>(r.checked_per_second())
+              << " checking=" << static_cast<long>(r.check_share()) << '%';
+  std::cout << (r.ok ? " ok" : " FAILED") << std::endl;
   if (!r.notes.empty()) std::cout << "notes (" << failure_banner(c).substr(16) << "):\n" << r.notes;
 }
 

@@ -233,6 +233,7 @@ StressReport run_zap(const StressConfig& cfg) {
     }
   });
 
+  const auto checking_from = Clock::now();
   std::vector<Operation> history;
   for (auto& v : per_thread)
     for (auto& op : v) history.push_back(std::move(op));
@@ -307,6 +308,7 @@ StressReport run_zap(const StressConfig& cfg) {
       break;
     }
   }
+  rep.check_seconds = std::chrono::duration<double>(Clock::now() - checking_from).count();
   return rep;
 }
 

@@ -40,8 +40,14 @@ struct StressReport {
   std::string explanation;   // what was violated (empty when ok)
   std::uint64_t ops = 0;     // operations the workers completed
   double seconds = 0;        // wall time of the concurrent phase
+  double check_seconds = 0;  // wall time of checking the history afterwards (0: not measured)
   std::string notes;         // e.g. linearizability kUnknown parts
   double ops_per_second() const { return seconds > 0 ? ops / seconds : 0; }
+  double checked_per_second() const { return check_seconds > 0 ? ops / check_seconds : 0; }
+  // The share of the run spent checking, in percent.
+  double check_share() const {
+    return seconds + check_seconds > 0 ? 100 * check_seconds / (seconds + check_seconds) : 0;
+  }
 };
 
 // "stress failure: seed=S threads=T", for every failure message.
