@@ -54,33 +54,37 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::optional<std::vector<cmd::Command>> text = text_commands(data, size);
-  cmd::CommandDecoder bytes(data, text ? 0 : size);
   static const bool show = std::getenv("MMV_FUZZ_SHOW") != nullptr;
   cmd::ModelRunner model;
   cmd::ImplRunner impl;
   std::vector<cmd::Command> ran;
-  cmd::Command exit;
-  exit.op = cmd::Op::kMmput;
-  constexpr int kMaxExitPuts = 16;  // a bound, in case an mmput ever fails to drop its reference
-  int exits = 0;
-  for (std::size_t i = 0;; ++i) {
-    // A byte input ends as a process does: the user references it still
-    // holds are dropped, so teardown (exit_mmap: unmap, write back) runs
-    // on whatever state the input built and is compared too. Without
-    // this, a teardown bug needed an mmput byte right after the state that
-    // shows it, and was found in minutes instead of seconds.
-    const bool more = text ? i < text->size() : !bytes.done();
-    if (!more && (text || model.holdings().users == 0 || ++exits > kMaxExitPuts)) break;
-    const cmd::Command c = !more ? exit : text ? (*text)[i] : bytes.next(model.system());
-    if (!cmd::precondition(c, model.holdings())) continue;
+  // Runs `c` on both sides (if its precondition holds); a disagreement
+  // prints the regression file of the commands run and aborts.
+  auto run = [&](const cmd::Command& c) {
+    if (!cmd::precondition(c, model.holdings())) return;
     ran.push_back(c);
     const cmd::StepResult r = cmd::step_and_compare(c, model, impl);
     if (show) std::fprintf(stderr, "%s => %s\n", cmd::to_string(c).c_str(), r.model.c_str());
-    if (!r.mismatch) continue;
+    if (!r.mismatch) return;
     std::fprintf(stderr, "MODEL AND IMPL DISAGREE: %s\n\nregression file (save as regressions/<name>.mmv):\n%s\n",
                  r.mismatch->c_str(), cmd::regression_file(ran, *r.mismatch).c_str());
     std::fflush(stderr);
     std::abort();
+  };
+  if (text) {
+    for (const cmd::Command& c : *text) run(c);
+    return 0;
   }
+  cmd::CommandDecoder bytes(data, size);
+  while (!bytes.done()) run(bytes.next(model.system()));
+  // A byte input ends as a process does: the user references it still
+  // holds are dropped, so teardown (exit_mmap: unmap, write back) runs on
+  // whatever state the input built and is compared too. Without this, a
+  // teardown bug needed an mmput byte right after the state that shows it,
+  // and was found in minutes instead of seconds. Each mmput drops one
+  // reference (cmd::account), so this ends.
+  cmd::Command exit;
+  exit.op = cmd::Op::kMmput;
+  while (model.holdings().users > 0) run(exit);
   return 0;
 }

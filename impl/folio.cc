@@ -2,7 +2,6 @@
 
 #include <cassert>
 
-
 namespace mmv::impl {
 
 FrameWord* Page::ensure_data() {

@@ -96,18 +96,23 @@ void point_hits(const model::System& s, Addr a, Hits& out) {
   }
 }
 
+// Where a command's range or point starts: the mmap address, the zap start
+// or the insert address, else its address.
+Addr start_of(const cmd::Command& c) {
+  switch (c.op) {
+    case Op::kMmap: return c.mmap.addr;
+    case Op::kZap:
+    case Op::kZapUnderVmaLock:
+    case Op::kInsertPage: return c.addr2;
+    default: return c.addr;
+  }
+}
+
 // [lo, hi) of a range command, if its range is one (not empty, not
 // overflowing, inside the user address space).
 std::optional<std::pair<Addr, Addr>> range_of(const cmd::Command& c) {
-  Addr lo = c.addr;
-  std::uint64_t len = c.len;
-  if (c.op == Op::kMmap) {
-    lo = c.mmap.addr;
-    len = c.mmap.length;
-  } else if (c.op == Op::kZap || c.op == Op::kZapUnderVmaLock) {
-    lo = c.addr2;
-  }
-  lo = page_down(lo);
+  const std::uint64_t len = c.op == Op::kMmap ? c.mmap.length : c.len;
+  const Addr lo = page_down(start_of(c));
   const Addr hi = page_down(lo + len + kPageSize - 1);
   if (len == 0 || hi <= lo || hi > kTaskSize) return std::nullopt;
   return std::pair{lo, hi};
@@ -175,10 +180,7 @@ void Reach::count(const cmd::Command& c, const model::System& before) {
   } else if (const auto r = is_range_op(c.op) ? range_of(c) : std::nullopt) {
     range_hits(before, r->first, r->second, hits);
   } else {
-    const Addr a = c.op == Op::kInsertPage ? c.addr2
-                   : c.op == Op::kMmap     ? c.mmap.addr
-                   : (c.op == Op::kZap || c.op == Op::kZapUnderVmaLock) ? c.addr2
-                                                                        : c.addr;
+    const Addr a = start_of(c);
     if (a < kTaskSize) {
       point_hits(before, a, hits);
     } else {

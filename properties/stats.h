@@ -5,8 +5,9 @@
 // property family:
 //   properties: <cases> cases, <commands> commands in <s> s (<cases>/s,
 //   <commands>/s); ops: ...; edge cases: ...
-// which scripts/verify shows, and then the reach table (properties/reach.h). A property that never reaches a PMD split or
-// an EBUSY insert is not testing them; this is how we know.
+// which scripts/verify shows, and then the reach table (properties/reach.h).
+// A property that never reaches a PMD split or an EBUSY insert is not
+// testing them; this is how we know.
 #pragma once
 
 #include <array>

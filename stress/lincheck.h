@@ -29,7 +29,7 @@
 //
 // P-compositionality (Horn & Kroening): when the model's operations on
 // different keys are independent, a history is linearizable iff each key's
-// sub-history is; check_partitioned() checks the parts one by one.
+// sub-history is; partition() splits a history by key, to check each part.
 //
 // Thread safety: none needed; a check is a pure function of its arguments.
 #pragma once

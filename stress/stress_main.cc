@@ -51,8 +51,6 @@ int main(int argc, char** argv) {
     const auto t0 = Clock::now();
     long long ops_left = cfg.ops_per_thread;
     int rounds = 0;
-    double concurrent = 0;
-    double checking = 0;
     for (std::uint64_t seed = cfg.seed; ops_left > 0 && (rounds == 0 || Clock::now() < deadline);
          ++seed, ++rounds) {
       StressConfig round = cfg;
@@ -62,8 +60,8 @@ int main(int argc, char** argv) {
       StressReport one = run_zap(round);
       ops_left -= round.ops_per_thread;
       r.ops += one.ops;
-      concurrent += one.seconds;
-      checking += one.check_seconds;
+      r.seconds += one.seconds;  // the concurrent phases
+      r.check_seconds += one.check_seconds;
       r.notes += one.notes;
       if (!one.ok) {
         r.ok = false;
@@ -74,8 +72,7 @@ int main(int argc, char** argv) {
     const double total = std::chrono::duration<double>(Clock::now() - t0).count();
     std::printf("zap: %d rounds; concurrent phase %.3f s (%.0f ops/s); checking %.3f s (%.0f checked ops/s, "
                 "%.0f%% of the time); total %.3f s (%.0f ops/s)\n",
-                rounds, concurrent, concurrent > 0 ? r.ops / concurrent : 0, checking,
-                checking > 0 ? r.ops / checking : 0, concurrent + checking > 0 ? 100 * checking / (concurrent + checking) : 0,
+                rounds, r.seconds, r.ops_per_second(), r.check_seconds, r.checked_per_second(), r.check_share(),
                 total, r.ops / total);
     r.seconds = total;
   }
