@@ -37,10 +37,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -65,6 +65,67 @@ struct Result {
   std::uint64_t states = 0;        // (bitset, state) pairs searched
 };
 
+namespace detail {
+
+// The (linearized set, state) pairs searched so far: open addressing on
+// their hash, with equality on a hash hit. The nodes are appended in order:
+// states to a deque, so the pointers the search holds stay valid, and the
+// bitsets to one flat vector, so a node costs no allocation of its own.
+template <class Model>
+class Memo {
+ public:
+  using State = typename Model::State;
+
+  Memo(const Model& model, std::size_t words) : model_(model), words_(words), slots_(1024, 0) {}
+
+  // The stored state for (done, s), and whether it was new (s is moved in).
+  std::pair<const State*, bool> insert(const std::vector<std::uint64_t>& done, State&& s) {
+    const std::size_t h = hash(done, s);
+    std::size_t i = h & (slots_.size() - 1);
+    for (; slots_[i] != 0; i = (i + 1) & (slots_.size() - 1)) {
+      const std::size_t k = slots_[i] - 1;
+      if (hashes_[k] == h && std::equal(done.begin(), done.end(), sets_.begin() + k * words_) &&
+          model_.equal(states_[k], s))
+        return {&states_[k], false};
+    }
+    states_.push_back(std::move(s));
+    sets_.insert(sets_.end(), done.begin(), done.end());
+    hashes_.push_back(h);
+    slots_[i] = hashes_.size();
+    if (2 * hashes_.size() > slots_.size()) grow();
+    return {&states_.back(), true};
+  }
+
+ private:
+  std::size_t hash(const std::vector<std::uint64_t>& done, const State& s) const {
+    std::uint64_t h = model_.hash(s);
+    for (std::uint64_t w : done) h = (h ^ w) * 0x100000001b3ull;
+    // Mix the high bits into the low ones, which pick the slot.
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return static_cast<std::size_t>(h);
+  }
+  void grow() {
+    std::vector<std::size_t> bigger(2 * slots_.size(), 0);
+    for (std::size_t k = 0; k < hashes_.size(); ++k) {
+      std::size_t i = hashes_[k] & (bigger.size() - 1);
+      while (bigger[i] != 0) i = (i + 1) & (bigger.size() - 1);
+      bigger[i] = k + 1;
+    }
+    slots_ = std::move(bigger);
+  }
+
+  const Model& model_;
+  std::size_t words_;
+  std::deque<State> states_;
+  std::vector<std::uint64_t> sets_;   // node k's linearized set: words_ words from k * words_
+  std::vector<std::size_t> hashes_;   // node k's hash
+  std::vector<std::size_t> slots_;    // 0: empty, else node + 1; a power of two, at most half full
+};
+
+}  // namespace detail
+
 template <class Model>
 Result check(const Model& model, const typename Model::State& initial,
              const std::vector<Op<typename Model::Input, typename Model::Output>>& history,
@@ -81,23 +142,47 @@ Result check(const Model& model, const typename Model::State& initial,
     bool call;
     std::size_t op;
   };
-  std::vector<std::size_t> sorted;
   std::vector<Event> ev(2 * n + 1);
+  // Sort keys (time, then calls before returns at equal times, as such
+  // operations overlap, then the event index): a total order, so the search
+  // is deterministic; compared by value, which is what makes the sort fast.
+  struct Key {
+    std::uint64_t time;
+    std::uint64_t tie;  // bit 63: a return; low bits: the event
+    bool operator<(const Key& o) const { return time != o.time ? time < o.time : tie < o.tie; }
+  };
+  constexpr std::uint64_t kReturn = std::uint64_t{1} << 63;
+  std::vector<Key> sorted;
+  sorted.reserve(2 * n);
   for (std::size_t i = 0; i < n; ++i) {
     const auto& o = history[i];
     ev[1 + 2 * i] = {o.call, true, i};
     ev[2 + 2 * i] = {o.responded ? o.ret : UINT64_MAX, false, i};
-    sorted.push_back(1 + 2 * i);
-    sorted.push_back(2 + 2 * i);
+    sorted.push_back({ev[1 + 2 * i].time, 1 + 2 * i});
+    sorted.push_back({ev[2 + 2 * i].time, kReturn | (2 + 2 * i)});
   }
-  // Calls before returns at equal times: such operations overlap.
-  std::stable_sort(sorted.begin(), sorted.end(), [&](std::size_t a, std::size_t b) {
-    return ev[a].time != ev[b].time ? ev[a].time < ev[b].time : ev[a].call && !ev[b].call;
-  });
+  // A recorded history is usually one sorted run of events per client, one
+  // after another: merging the runs is O(n log clients).
+  std::vector<std::size_t> runs = {0};
+  for (std::size_t i = 1; i < sorted.size(); ++i)
+    if (sorted[i] < sorted[i - 1]) runs.push_back(i);
+  runs.push_back(sorted.size());
+  while (runs.size() > 2) {
+    std::vector<std::size_t> merged = {0};
+    for (std::size_t r = 0; r + 2 < runs.size(); r += 2) {
+      std::inplace_merge(sorted.begin() + static_cast<std::ptrdiff_t>(runs[r]),
+                         sorted.begin() + static_cast<std::ptrdiff_t>(runs[r + 1]),
+                         sorted.begin() + static_cast<std::ptrdiff_t>(runs[r + 2]));
+      merged.push_back(runs[r + 2]);
+    }
+    if (runs.size() % 2 == 0) merged.push_back(runs.back());  // an odd run out, merged next round
+    runs = std::move(merged);
+  }
   constexpr std::size_t kEnd = SIZE_MAX;
   std::vector<std::size_t> next(2 * n + 1, kEnd), prev(2 * n + 1, 0);
   std::size_t last = 0;
-  for (std::size_t e : sorted) {
+  for (const Key& k : sorted) {
+    const std::size_t e = k.tie & ~kReturn;
     next[last] = e;
     prev[e] = last;
     last = e;
@@ -113,26 +198,7 @@ Result check(const Model& model, const typename Model::State& initial,
 
   const std::size_t words = (n + 63) / 64;
   std::vector<std::uint64_t> done(words, 0);
-  struct Seen {
-    std::vector<std::uint64_t> done;
-    State state;
-    std::size_t hash;
-  };
-  struct SeenHash {
-    std::size_t operator()(const Seen& s) const { return s.hash; }
-  };
-  struct SeenEq {
-    const Model* model;
-    bool operator()(const Seen& a, const Seen& b) const {
-      return a.hash == b.hash && a.done == b.done && model->equal(a.state, b.state);
-    }
-  };
-  std::unordered_set<Seen, SeenHash, SeenEq> seen(1024, SeenHash{}, SeenEq{&model});
-  auto key_hash = [&](const State& s) {
-    std::size_t h = model.hash(s);
-    for (std::uint64_t w : done) h = (h ^ std::hash<std::uint64_t>{}(w)) * 0x100000001b3ull;
-    return h;
-  };
+  detail::Memo<Model> seen(model, words);
 
   // The memo owns every state reached (its nodes do not move), so the
   // search and its stack hold pointers: no state is copied after step().
@@ -143,7 +209,7 @@ Result check(const Model& model, const typename Model::State& initial,
   std::vector<Frame> stack;
   const State* state = &initial;
   std::size_t deepest = 0;
-  result.deepest.assign(n, false);
+  std::vector<std::uint64_t> deepest_done(words, 0);  // a bitset: cheap to copy at each new depth
   auto mark = [&](std::size_t i, bool on) {
     if (on) {
       done[i / 64] |= std::uint64_t{1} << (i % 64);
@@ -159,7 +225,6 @@ Result check(const Model& model, const typename Model::State& initial,
       // are left (their returns sort last): they never took effect.
       result.verdict = Verdict::kLinearizable;
       for (const Frame& f : stack) result.order.push_back(ev[f.call_event].op);
-      result.deepest.clear();
       return result;
     }
     if ((++result.states & 255) == 0 && Clock::now() > deadline) {
@@ -171,15 +236,14 @@ Result check(const Model& model, const typename Model::State& initial,
       const auto& o = history[e.op];
       if (std::optional<State> after = model.step(*state, o.input, o.responded ? &o.output : nullptr)) {
         mark(e.op, true);
-        const std::size_t h = key_hash(*after);
-        if (auto [it, fresh] = seen.insert(Seen{done, std::move(*after), h}); fresh) {
+        if (auto [stored, fresh] = seen.insert(done, std::move(*after)); fresh) {
           stack.push_back({cursor, state});
-          state = &it->state;
+          state = stored;
           unlink(cursor);
           unlink(cursor + 1);  // its return
           if (stack.size() > deepest) {
             deepest = stack.size();
-            for (std::size_t i = 0; i < n; ++i) result.deepest[i] = (done[i / 64] >> (i % 64)) & 1;
+            deepest_done = done;
           }
           cursor = next[0];
           continue;
@@ -192,6 +256,8 @@ Result check(const Model& model, const typename Model::State& initial,
     // A return whose operation is not linearized yet: undo the last choice.
     if (stack.empty()) {
       result.verdict = Verdict::kNotLinearizable;
+      result.deepest.resize(n);
+      for (std::size_t i = 0; i < n; ++i) result.deepest[i] = (deepest_done[i / 64] >> (i % 64)) & 1;
       return result;
     }
     const Frame f = stack.back();

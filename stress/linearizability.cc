@@ -18,7 +18,7 @@ std::string format_window(const std::vector<Operation>& history, const std::vect
   // Per thread: the last operation that could be placed, the first that
   // could not, and the one after it.
   std::map<int, std::vector<std::size_t>> by_thread;
-  for (std::size_t i = 0; i < history.size(); ++i) by_thread[history[i].thread].push_back(i);
+  for (std::size_t i = 0; i < history.size(); ++i) by_thread[history[i].client].push_back(i);
   std::ostringstream os;
   os << "no order of the remaining operations matches the model; per thread, around the "
         "first operation the deepest partial order could not place:\n";
@@ -40,8 +40,8 @@ std::string format_window(const std::vector<Operation>& history, const std::vect
     const std::size_t to = std::min(ops.size(), first_unplaced + 2);
     for (std::size_t k = from; k < to; ++k) {
       const Operation& op = history[ops[k]];
-      os << "    " << (placed[ops[k]] ? "  placed " : "UNPLACED ") << '[' << op.invoke << ", "
-         << op.response << "] " << cmd::to_string(op.command) << " -> " << op.outcome << '\n';
+      os << "    " << (placed[ops[k]] ? "  placed " : "UNPLACED ") << '[' << op.call << ", "
+         << op.ret << "] " << cmd::to_string(op.input) << " -> " << op.output << '\n';
     }
   }
   return os.str();

@@ -24,13 +24,10 @@
 
 namespace mmv::stress {
 
-struct Operation {
-  int thread = 0;
-  std::uint64_t invoke = 0;    // monotonic timestamps (ns); invoke < response
-  std::uint64_t response = 0;
-  cmd::Command command;
-  std::string outcome;
-};
+// One command of a recorded history: lin::Op's fields are client (the
+// thread), call and ret (monotonic ns, call < ret), responded, input (the
+// command) and output (its outcome).
+using Operation = lin::Op<cmd::Command, std::string>;
 
 enum class Verdict { kLinearizable, kNotLinearizable, kUnknown };
 const char* verdict_name(Verdict v);
@@ -44,6 +41,13 @@ struct CheckResult {
   // non-linearizable window"), formatted for printing.
   std::string explanation;
 };
+
+// `history` against any lin::check model of commands (stress/lincheck.h;
+// Input cmd::Command, Output std::string), e.g. a small one for one
+// workload (stress/zap_spec.h).
+template <class LinModel>
+CheckResult check_with(const LinModel& model, const typename LinModel::State& initial,
+                       const std::vector<Operation>& history, std::chrono::milliseconds budget);
 
 // Model: copyable and ==, with `std::string apply(const cmd::Command&)`.
 // state_hash(model): equal for equal models (model/state_hash.h).
@@ -89,15 +93,10 @@ struct CommandModel {
   bool equal(const State& a, const State& b) const { return a.model == b.model; }
 };
 
-template <class Model>
-CheckResult check_linearizable(const Model& initial, const std::vector<Operation>& history,
-                               std::chrono::milliseconds budget,
-                               const std::function<std::size_t(const Model&)>& state_hash) {
-  std::vector<lin::Op<cmd::Command, std::string>> ops;
-  ops.reserve(history.size());
-  for (const Operation& o : history) ops.push_back({o.thread, o.invoke, o.response, true, o.command, o.outcome});
-  const CommandModel<Model> model{&state_hash};
-  const lin::Result r = lin::check(model, model.start(initial), ops, budget);
+template <class LinModel>
+CheckResult check_with(const LinModel& model, const typename LinModel::State& initial,
+                       const std::vector<Operation>& history, std::chrono::milliseconds budget) {
+  const lin::Result r = lin::check(model, initial, history, budget);
   CheckResult result;
   result.states = r.states;
   switch (r.verdict) {
@@ -115,6 +114,14 @@ CheckResult check_linearizable(const Model& initial, const std::vector<Operation
       break;
   }
   return result;
+}
+
+template <class Model>
+CheckResult check_linearizable(const Model& initial, const std::vector<Operation>& history,
+                               std::chrono::milliseconds budget,
+                               const std::function<std::size_t(const Model&)>& state_hash) {
+  const CommandModel<Model> model{&state_hash};
+  return check_with(model, model.start(initial), history, budget);
 }
 
 template <class Model>

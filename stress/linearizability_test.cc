@@ -33,18 +33,18 @@ std::size_t key(const cmd::ModelRunner& m) { return model::state_hash(m.system()
 
 Operation write(int thread, std::uint64_t invoke, std::uint64_t response, std::uint8_t v,
                 Addr at = kAddr) {
-  Operation op{thread, invoke, response, {}, "ok"};
-  op.command.op = cmd::Op::kWrite;
-  op.command.addr = at;
-  op.command.value = v;
+  Operation op{thread, invoke, response, true, {}, "ok"};
+  op.input.op = cmd::Op::kWrite;
+  op.input.addr = at;
+  op.input.value = v;
   return op;
 }
 
 Operation read(int thread, std::uint64_t invoke, std::uint64_t response, std::uint8_t seen,
                Addr at = kAddr) {
-  Operation op{thread, invoke, response, {}, "ok " + std::to_string(seen)};
-  op.command.op = cmd::Op::kRead;
-  op.command.addr = at;
+  Operation op{thread, invoke, response, true, {}, "ok " + std::to_string(seen)};
+  op.input.op = cmd::Op::kRead;
+  op.input.addr = at;
   return op;
 }
 
@@ -98,9 +98,9 @@ TEST(Linearizability, RealTimeOrderIsRespected) {
 TEST(Linearizability, ErrorsAreResponsesToo) {
   // A read outside any VMA must fail with SIGSEGV in every order.
   Operation bad = read(0, 0, 1, 0, kAddr + kPmdSize);
-  bad.outcome = "error SIGSEGV";
+  bad.output = "error SIGSEGV";
   EXPECT_EQ(check({bad}).verdict, Verdict::kLinearizable);
-  bad.outcome = "ok 0";
+  bad.output = "ok 0";
   EXPECT_EQ(check({bad}).verdict, Verdict::kNotLinearizable);
 }
 
@@ -129,10 +129,10 @@ TEST(Linearizability, MemoisationMakesIndependentWritesCheap) {
 TEST(Linearizability, PartitionedCheckSplitsByKey) {
   std::vector<Operation> h = {write(0, 0, 10, 1), write(1, 0, 10, 2, kOther),
                               read(2, 20, 21, 1), read(3, 20, 21, 2, kOther)};
-  auto by_register = [](const Operation& op) { return op.command.addr == kAddr ? 0 : 1; };
+  auto by_register = [](const Operation& op) { return op.input.addr == kAddr ? 0 : 1; };
   auto ok = check_partitioned<cmd::ModelRunner>(with_registers(), h, by_register, 5s, key);
   EXPECT_EQ(ok.verdict, Verdict::kLinearizable);
-  h[3].outcome = "ok 1";  // kOther never held 1
+  h[3].output = "ok 1";  // kOther never held 1
   auto bad = check_partitioned<cmd::ModelRunner>(with_registers(), h, by_register, 5s, key);
   EXPECT_EQ(bad.verdict, Verdict::kNotLinearizable);
   EXPECT_NE(bad.explanation.find("key 1"), std::string::npos) << bad.explanation;

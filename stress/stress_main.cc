@@ -65,7 +65,9 @@ int main(int argc, char** argv) {
       r.notes += one.notes;
       if (!one.ok) {
         r.ok = false;
-        r.explanation = failure_banner(round) + "\n" + one.explanation;
+        // The failing round on its own: --seed S --ops <its ops per thread>.
+        r.explanation = failure_banner(round) + " (one round: --seed " + std::to_string(seed) + " --ops " +
+                        std::to_string(round.ops_per_thread) + ")\n" + one.explanation;
         break;
       }
     }
@@ -90,7 +92,8 @@ int main(int argc, char** argv) {
               r.seconds, r.ops_per_second(), r.ok ? "PASS" : "FAIL");
   if (!r.notes.empty()) std::printf("%s", r.notes.c_str());
   if (!r.ok) {
-    std::printf("%s\n%s", failure_banner(cfg).c_str(), r.explanation.c_str());
+    if (test != "zap") std::printf("%s\n", failure_banner(cfg).c_str());  // zap's names its round
+    std::printf("%s", r.explanation.c_str());
     return 1;
   }
   return 0;

@@ -1,0 +1,203 @@
+#include "stress/zap_spec.h"
+
+#include <algorithm>
+
+namespace mmv::stress {
+namespace {
+
+constexpr std::uint32_t kUnitShift = 20;
+constexpr std::uint32_t kOffsetShift = 8;
+
+constexpr std::uint32_t key(std::uint32_t unit, std::uint32_t offset) {
+  return unit << kUnitShift | offset << kOffsetShift;
+}
+
+// The hash of a state is the sum of one term per byte entry and per mapped
+// page (splitmix64 of each), so a step updates it in O(1) per change.
+std::size_t term(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return static_cast<std::size_t>(x ^ (x >> 31));
+}
+std::size_t byte_term(std::uint32_t entry) { return term(entry); }
+std::size_t map_term(std::uint64_t page, std::int8_t slot) {
+  return slot < 0 ? 0 : term(std::uint64_t{1} << 40 | page << 8 | static_cast<std::uint8_t>(slot));
+}
+
+}  // namespace
+
+// What a command does to a state: its outcome, and one change to make if
+// the outcome is the one recorded.
+struct ZapSpec::Effect {
+  enum class Change { kNone, kSetByte, kClearUnits, kUnmap, kMap };
+  std::string outcome;
+  Change change = Change::kNone;
+  std::uint32_t unit = 0;    // kSetByte
+  std::uint32_t offset = 0;  // kSetByte
+  std::uint8_t value = 0;    // kSetByte
+  std::uint64_t first = 0;   // kClearUnits, kUnmap: first and last page; kMap: the page
+  std::uint64_t last = 0;
+  std::int8_t slot = -1;     // kMap
+};
+
+ZapSpec::ZapSpec(const ZapVma& vma, std::vector<PageBytes> file) : vma_(vma) {
+  if (vma.kind == ZapKind::kFile)
+    file_.assign(file.begin() + static_cast<std::ptrdiff_t>(vma.pgoff),
+                 file.begin() + static_cast<std::ptrdiff_t>(vma.pgoff + vma.pages));
+}
+
+ZapSpec::State ZapSpec::initial() const {
+  auto c = std::make_shared<Contents>();
+  c->mapped.fill(-1);
+  return State{std::move(c), 0};  // no entries, nothing mapped: hash 0
+}
+
+std::uint8_t ZapSpec::base(std::uint32_t unit, std::uint32_t offset) const {
+  return vma_.kind == ZapKind::kFile ? file_[unit].get(offset) : 0;
+}
+
+std::uint8_t ZapSpec::byte(const State& s, std::uint32_t unit, std::uint32_t offset) const {
+  const std::vector<std::uint32_t>& bytes = s.contents->bytes;
+  const std::uint32_t k = key(unit, offset);
+  auto it = std::lower_bound(bytes.begin(), bytes.end(), k);
+  if (it != bytes.end() && (*it >> kOffsetShift) == (k >> kOffsetShift))
+    return static_cast<std::uint8_t>(*it);
+  return base(unit, offset);
+}
+
+ZapSpec::Effect ZapSpec::effect(const State& s, const Input& in) const {
+  using Change = Effect::Change;
+  Effect e;
+  const bool driver = vma_.kind == ZapKind::kDriver;
+  switch (in.op) {
+    case cmd::Op::kRead:
+    case cmd::Op::kWrite: {
+      const auto page = static_cast<std::uint32_t>((in.addr - vma_.start) / kPageSize);
+      const auto offset = static_cast<std::uint32_t>((in.addr - vma_.start) % kPageSize);
+      // A driver VMA has no ->fault: only inserted pages are reachable.
+      if (driver && s.contents->mapped[page] < 0) {
+        e.outcome = "error SIGBUS";
+        return e;
+      }
+      const std::uint32_t unit = driver ? static_cast<std::uint32_t>(s.contents->mapped[page]) : page;
+      if (in.op == cmd::Op::kRead) {
+        e.outcome = "ok " + std::to_string(byte(s, unit, offset));
+        return e;
+      }
+      e.outcome = "ok";
+      e.change = Change::kSetByte;
+      e.unit = unit;
+      e.offset = offset;
+      e.value = in.value;
+      return e;
+    }
+    case cmd::Op::kZap:
+    case cmd::Op::kZapUnderVmaLock: {
+      // The Rust wrapper's bounds check: out of bounds is a silent no-op.
+      if (in.addr2 + in.len < in.addr2 || in.addr2 < vma_.start || in.addr2 + in.len > vma_.end()) {
+        e.outcome = "rejected";
+        return e;
+      }
+      e.outcome = "zapped";
+      if (in.len == 0) return e;
+      e.first = (in.addr2 - vma_.start) / kPageSize;
+      e.last = (in.addr2 + in.len - 1 - vma_.start) / kPageSize;
+      // Anonymous pages are gone; file pages stay in the page cache (what
+      // was written reaches the disk); driver pages stay with their owner.
+      e.change = vma_.kind == ZapKind::kAnon ? Change::kClearUnits
+                 : driver                    ? Change::kUnmap
+                                             : Change::kNone;
+      return e;
+    }
+    case cmd::Op::kInsertPage: {
+      if (!driver) {
+        e.outcome = "error NO_VMA";
+        return e;
+      }
+      if (in.addr2 < vma_.start || in.addr2 >= vma_.end()) {
+        e.outcome = "error EFAULT";
+        return e;
+      }
+      e.first = (in.addr2 - vma_.start) / kPageSize;
+      if (s.contents->mapped[e.first] >= 0) {
+        e.outcome = "error EBUSY";
+        return e;
+      }
+      e.outcome = "ok";
+      e.change = Change::kMap;
+      e.slot = static_cast<std::int8_t>(in.slot);
+      return e;
+    }
+    default:
+      // Never the answer of a real run: the history is rejected, and run_zap
+      // re-checks it with the reference model.
+      e.outcome = "unmodelled command " + cmd::to_string(in);
+      return e;
+  }
+}
+
+std::string ZapSpec::outcome(const State& s, const Input& in) const { return effect(s, in).outcome; }
+
+std::optional<ZapSpec::State> ZapSpec::step(const State& s, const Input& in, const Output* out) const {
+  using Change = Effect::Change;
+  const Effect e = effect(s, in);
+  if (out && e.outcome != *out) return std::nullopt;
+  if (e.change == Change::kNone) return s;
+  auto c = std::make_shared<Contents>(*s.contents);
+  std::size_t hash = s.hash;
+  std::vector<std::uint32_t>& bytes = c->bytes;
+  switch (e.change) {
+    case Change::kNone: break;
+    case Change::kSetByte: {
+      const std::uint32_t k = key(e.unit, e.offset);
+      auto it = std::lower_bound(bytes.begin(), bytes.end(), k);
+      if (it != bytes.end() && (*it >> kOffsetShift) == (k >> kOffsetShift)) {
+        hash -= byte_term(*it);
+        it = bytes.erase(it);
+      }
+      if (e.value != base(e.unit, e.offset)) {
+        bytes.insert(it, k | e.value);
+        hash += byte_term(k | e.value);
+      }
+      break;
+    }
+    case Change::kClearUnits: {
+      auto from = std::lower_bound(bytes.begin(), bytes.end(), key(static_cast<std::uint32_t>(e.first), 0));
+      auto to = std::lower_bound(from, bytes.end(), key(static_cast<std::uint32_t>(e.last + 1), 0));
+      for (auto it = from; it != to; ++it) hash -= byte_term(*it);
+      bytes.erase(from, to);
+      break;
+    }
+    case Change::kUnmap:
+      for (std::uint64_t p = e.first; p <= e.last; ++p) {
+        hash -= map_term(p, c->mapped[p]);
+        c->mapped[p] = -1;
+      }
+      break;
+    case Change::kMap:
+      c->mapped[e.first] = e.slot;
+      hash += map_term(e.first, e.slot);
+      break;
+  }
+  return State{std::move(c), hash};
+}
+
+std::size_t ZapSpec::rehash(const State& s) {
+  std::size_t h = 0;
+  for (std::uint64_t p = 0; p < s.contents->mapped.size(); ++p) h += map_term(p, s.contents->mapped[p]);
+  for (std::uint32_t b : s.contents->bytes) h += byte_term(b);
+  return h;
+}
+
+PageBytes ZapSpec::file_page(const State& s, std::uint64_t i) const {
+  PageBytes p = file_.at(i);
+  const auto unit = static_cast<std::uint32_t>(i);
+  const std::vector<std::uint32_t>& bytes = s.contents->bytes;
+  auto it = std::lower_bound(bytes.begin(), bytes.end(), key(unit, 0));
+  for (; it != bytes.end() && (*it >> kUnitShift) == unit; ++it)
+    p.set((*it >> kOffsetShift) & (kPageSize - 1), static_cast<std::uint8_t>(*it));
+  return p;
+}
+
+}  // namespace mmv::stress

@@ -1,0 +1,170 @@
+// ZapSpec (stress/zap_spec.h) against the reference model: on random
+// sequential runs of the zap workload's commands, every outcome, the
+// contents every read can see afterwards, and the written-back file are the
+// same. And ZapSpec as lin::check's model: it accepts and rejects the
+// histories it should.
+#include "stress/zap_spec.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include "stress/linearizability.h"
+#include "testing/model_runner.h"
+#include "testing/rc_default_params.h"
+
+MMV_RC_DEFAULT_PARAMS("seed=20261201 max_success=300 max_size=100");
+
+namespace mmv::stress {
+namespace {
+
+using namespace std::chrono_literals;
+
+cmd::ModelRunner set_up() {
+  cmd::ModelRunner m;
+  for (const cmd::Command& c : zap_setup()) RC_ASSERT(m.apply(c).rfind("ok", 0) == 0);
+  return m;
+}
+
+std::vector<ZapSpec> specs() {
+  const std::vector<PageBytes> file = cmd::file_contents(cmd::kFiles[0]);
+  std::vector<ZapSpec> out;
+  for (const ZapVma& v : kZapVmas) out.emplace_back(v, file);
+  return out;
+}
+
+cmd::Command read_at(Addr a) {
+  cmd::Command c;
+  c.op = cmd::Op::kRead;
+  c.addr = a;
+  return c;
+}
+
+cmd::Command write_at(Addr a, std::uint8_t value) {
+  cmd::Command c;
+  c.op = cmd::Op::kWrite;
+  c.addr = a;
+  c.value = value;
+  return c;
+}
+
+cmd::Command zap_of(const ZapVma& v, Addr at, std::uint64_t len, cmd::Op op = cmd::Op::kZap) {
+  cmd::Command c;
+  c.op = op;
+  c.addr = v.start;
+  c.addr2 = at;
+  c.len = len;
+  return c;
+}
+
+RC_GTEST_PROP(ZapSpec, AgreesWithTheModelOnSequentialRuns, ()) {
+  const auto seed = *rc::gen::arbitrary<std::uint64_t>();
+  const int length = *rc::gen::withSize([](int size) { return rc::gen::inRange(1, 20 * (size + 1)); });
+  std::mt19937_64 rng(seed);
+  cmd::ModelRunner model = set_up();
+  const std::vector<ZapSpec> spec = specs();
+  std::vector<ZapSpec::State> state;
+  for (const ZapSpec& s : spec) state.push_back(s.initial());
+
+  for (int i = 0; i < length; ++i) {
+    const cmd::Command c = zap_command(static_cast<int>(rng() % 4), rng);
+    const int p = zap_vma_of(c);
+    const std::string want = model.apply(c);
+    RC_ASSERT(spec[p].outcome(state[p], c) == want);
+    std::optional<ZapSpec::State> next = spec[p].step(state[p], c, &want);
+    RC_ASSERT(next.has_value());
+    RC_ASSERT(next->hash == ZapSpec::rehash(*next));
+    state[p] = std::move(*next);
+  }
+  // Afterwards every byte a read can reach, sampled: the marked bytes and
+  // both ends of each page, and the range the threads write to.
+  for (int p = 0; p < kNumZapVmas; ++p) {
+    for (Addr page = kZapVmas[p].start; page < kZapVmas[p].end(); page += kPageSize) {
+      for (Addr off : {Addr{0}, Addr{100}, Addr{kPageSize - 1}, Addr{200 + rng() % 128}}) {
+        const cmd::Command r = read_at(page + off);
+        RC_ASSERT(spec[p].outcome(state[p], r) == model.apply(r));
+      }
+    }
+  }
+  cmd::Command wb;
+  wb.op = cmd::Op::kWriteback;
+  wb.slot = 0;
+  RC_ASSERT(model.apply(wb) == "ok");
+  for (int p = 0; p < kNumZapVmas; ++p) {
+    if (kZapVmas[p].kind != ZapKind::kFile) continue;
+    for (std::uint64_t i = 0; i < kZapVmas[p].pages; ++i)
+      RC_ASSERT(spec[p].file_page(state[p], i) == model.system().disk_page(model.file_id(0), kZapVmas[p].pgoff + i));
+  }
+}
+
+// Equal contents reached by different paths are one state (the memo's
+// precondition for pruning), and different contents are not.
+TEST(ZapSpec, StatesAreCanonical) {
+  const ZapSpec anon(kZapVmas[0], {});
+  const cmd::Command w = write_at(kZapVmas[0].start + 5, 9);
+  const cmd::Command undo = write_at(kZapVmas[0].start + 5, 0);
+  const cmd::Command zap = zap_of(kZapVmas[0], kZapVmas[0].start, kPageSize);
+  const ZapSpec::State s0 = anon.initial();
+  const ZapSpec::State s1 = *anon.step(s0, w, nullptr);
+  EXPECT_FALSE(anon.equal(s0, s1));
+  EXPECT_TRUE(anon.equal(s0, *anon.step(s1, undo, nullptr)));
+  EXPECT_TRUE(anon.equal(s0, *anon.step(s1, zap, nullptr)));
+  EXPECT_EQ(anon.hash(s0), anon.hash(*anon.step(s1, zap, nullptr)));
+}
+
+Operation op(int client, std::uint64_t call, std::uint64_t ret, cmd::Command in, std::string out) {
+  return Operation{client, call, ret, true, std::move(in), std::move(out)};
+}
+
+// A write, a zap of its page and a read on an anonymous VMA: the read may
+// see the byte only if it can be ordered between the two.
+TEST(ZapSpec, DecidesAnonymousZapHistories) {
+  const ZapSpec anon(kZapVmas[0], {});
+  const cmd::Command w = write_at(kZapVmas[0].start + 5, 9);
+  // A partial page is zapped whole.
+  const cmd::Command zap = zap_of(kZapVmas[0], kZapVmas[0].start, kPageSize / 2, cmd::Op::kZapUnderVmaLock);
+  const cmd::Command r = read_at(w.addr);
+
+  // Sequential: write, zap, then a read that still sees 9.
+  EXPECT_EQ(check_with(anon, anon.initial(),
+                       {op(0, 0, 1, w, "ok"), op(0, 2, 3, zap, "zapped"), op(1, 4, 5, r, "ok 9")}, 1s)
+                .verdict,
+            Verdict::kNotLinearizable);
+  // The read overlaps the zap: it may come first.
+  const CheckResult overlap =
+      check_with(anon, anon.initial(), {op(0, 0, 1, w, "ok"), op(0, 2, 5, zap, "zapped"), op(1, 3, 6, r, "ok 9")}, 1s);
+  EXPECT_EQ(overlap.verdict, Verdict::kLinearizable);
+  EXPECT_EQ(overlap.order, (std::vector<std::size_t>{0, 2, 1}));
+  // A zap whose outcome is unknown (:info) may never have happened.
+  std::vector<Operation> info = {op(0, 0, 1, w, "ok"), op(0, 2, 3, zap, ""), op(1, 4, 5, r, "ok 9")};
+  info[1].responded = false;
+  EXPECT_EQ(check_with(anon, anon.initial(), info, 1s).verdict, Verdict::kLinearizable);
+}
+
+// A driver VMA: a read before any vm_insert_page takes SIGBUS; a second
+// insert at the same page is EBUSY; writes go to the slot's page, which a
+// zap leaves alone.
+TEST(ZapSpec, DecidesDriverHistories) {
+  const ZapVma& v = kZapVmas[2];
+  const ZapSpec driver(v, {});
+  cmd::Command ins;
+  ins.op = cmd::Op::kInsertPage;
+  ins.addr = v.start;
+  ins.addr2 = v.start + kPageSize;
+  ins.slot = v.first_slot;
+  const cmd::Command w = write_at(ins.addr2 + 7, 3);
+  const cmd::Command zap = zap_of(v, ins.addr2, kPageSize);
+  const cmd::Command r = read_at(w.addr);
+  EXPECT_EQ(check_with(driver, driver.initial(),
+                       {op(0, 0, 1, r, "error SIGBUS"), op(0, 2, 3, ins, "ok"), op(0, 4, 5, ins, "error EBUSY"),
+                        op(0, 6, 7, w, "ok"), op(0, 8, 9, zap, "zapped"), op(0, 10, 11, r, "error SIGBUS"),
+                        op(0, 12, 13, ins, "ok"), op(0, 14, 15, r, "ok 3")},
+                       1s)
+                .verdict,
+            Verdict::kLinearizable);
+  EXPECT_EQ(check_with(driver, driver.initial(), {op(0, 0, 1, ins, "ok"), op(1, 2, 3, ins, "ok")}, 1s).verdict,
+            Verdict::kNotLinearizable);
+}
+
+}  // namespace
+}  // namespace mmv::stress
