@@ -19,9 +19,12 @@
 // operation is tried when its call is reached, and lifted out of the list
 // (call and return) when the model accepts it; reaching a return whose
 // operation is not yet linearized means backtracking. Linearized operations
-// are a bitset, and a (bitset, state) pair seen before is never searched
-// again (hash, then equality on a collision). The search is bounded in
-// time: past the budget the verdict is kUnknown, never a guess.
+// are a bitset over their ranks by call time, and a (set, state) pair seen
+// before is never searched again (hash, then equality on a collision); the
+// memo keys a set by its first missing rank and the ranks above it, which
+// keeps a node small however long the history. The search is bounded in
+// time, and optionally in the memory the memo holds: past either the
+// verdict is kUnknown, never a guess.
 //
 // Operations with an unknown outcome (no response: a call that crashed or
 // timed out, Jepsen's :info) return "at infinity": they may take effect at
@@ -62,34 +65,89 @@ struct Result {
   Verdict verdict = Verdict::kUnknown;
   std::vector<std::size_t> order;  // linearizable: a witness order (indices into the history)
   std::vector<bool> deepest;       // not linearizable: the ops of the longest partial order found
-  std::uint64_t states = 0;        // (bitset, state) pairs searched
+  std::uint64_t states = 0;        // search steps: (linearized set, state) pairs tried
 };
 
 namespace detail {
 
+// The set of linearized operations, over their ranks by call time. Its key
+// (what the memo stores) is small however long the history: `low`, the
+// first rank not linearized (every rank below it is), then the linearized
+// ranks above it, which only the operations around the search's frontier
+// can be.
+class DoneSet {
+ public:
+  explicit DoneSet(std::size_t n) : n_(n), bits_((n + 63) / 64, 0) {}
+
+  bool test(std::size_t r) const { return (bits_[r / 64] >> (r % 64)) & 1; }
+  void set(std::size_t r) {
+    bits_[r / 64] |= std::uint64_t{1} << (r % 64);
+    high_ = std::max(high_, r + 1);
+    while (low_ < n_ && test(low_)) ++low_;
+  }
+  void clear(std::size_t r) {
+    bits_[r / 64] &= ~(std::uint64_t{1} << (r % 64));
+    low_ = std::min(low_, r);
+    while (high_ > low_ && !test(high_ - 1)) --high_;
+    high_ = std::max(high_, low_);
+  }
+  // Appends the key: low, then each linearized rank above it.
+  void key(std::vector<std::uint32_t>& out) const {
+    out.push_back(static_cast<std::uint32_t>(low_));
+    for (std::size_t w = low_ / 64; w * 64 < high_; ++w) {
+      std::uint64_t bits = bits_[w];
+      if (w == low_ / 64) bits &= ~std::uint64_t{0} << (low_ % 64);
+      while (bits) {
+        out.push_back(static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits))));
+        bits &= bits - 1;
+      }
+    }
+  }
+  // Whether rank r is in the set whose key is `k`.
+  static bool in_key(const std::vector<std::uint32_t>& k, std::size_t r) {
+    return r < k[0] || std::binary_search(k.begin() + 1, k.end(), static_cast<std::uint32_t>(r));
+  }
+
+ private:
+  std::size_t n_;
+  std::vector<std::uint64_t> bits_;
+  std::size_t low_ = 0;   // the first rank not in the set
+  std::size_t high_ = 0;  // one past the highest rank in the set (>= low_)
+};
+
 // The (linearized set, state) pairs searched so far: open addressing on
 // their hash, with equality on a hash hit. The nodes are appended in order:
 // states to a deque, so the pointers the search holds stay valid, and the
-// bitsets to one flat vector, so a node costs no allocation of its own.
+// set keys to one flat pool, so a node costs no allocation of its own.
 template <class Model>
 class Memo {
  public:
   using State = typename Model::State;
 
-  Memo(const Model& model, std::size_t words) : model_(model), words_(words), slots_(1024, 0) {}
+  explicit Memo(const Model& model) : model_(model), slots_(1024, 0) {}
+
+  // About the memory held (a state's own heap data not counted).
+  std::size_t bytes() const {
+    return hashes_.size() * (sizeof(State) + 3 * sizeof(std::size_t)) + pool_.size() * sizeof(std::uint32_t) +
+           slots_.size() * sizeof(std::size_t);
+  }
 
   // The stored state for (done, s), and whether it was new (s is moved in).
-  std::pair<const State*, bool> insert(const std::vector<std::uint64_t>& done, State&& s) {
-    const std::size_t h = hash(done, s);
+  std::pair<const State*, bool> insert(const DoneSet& done, State&& s) {
+    key_.clear();
+    done.key(key_);
+    const std::size_t h = hash(s);
     std::size_t i = h & (slots_.size() - 1);
     for (; slots_[i] != 0; i = (i + 1) & (slots_.size() - 1)) {
       const std::size_t k = slots_[i] - 1;
-      if (hashes_[k] == h && std::equal(done.begin(), done.end(), sets_.begin() + k * words_) &&
+      if (hashes_[k] == h && ends_[k + 1] - ends_[k] == key_.size() &&
+          std::equal(key_.begin(), key_.end(), pool_.begin() + static_cast<std::ptrdiff_t>(ends_[k])) &&
           model_.equal(states_[k], s))
         return {&states_[k], false};
     }
     states_.push_back(std::move(s));
-    sets_.insert(sets_.end(), done.begin(), done.end());
+    pool_.insert(pool_.end(), key_.begin(), key_.end());
+    ends_.push_back(pool_.size());
     hashes_.push_back(h);
     slots_[i] = hashes_.size();
     if (2 * hashes_.size() > slots_.size()) grow();
@@ -97,9 +155,9 @@ class Memo {
   }
 
  private:
-  std::size_t hash(const std::vector<std::uint64_t>& done, const State& s) const {
+  std::size_t hash(const State& s) const {
     std::uint64_t h = model_.hash(s);
-    for (std::uint64_t w : done) h = (h ^ w) * 0x100000001b3ull;
+    for (std::uint32_t r : key_) h = (h ^ r) * 0x100000001b3ull;
     // Mix the high bits into the low ones, which pick the slot.
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
@@ -117,11 +175,12 @@ class Memo {
   }
 
   const Model& model_;
-  std::size_t words_;
+  std::vector<std::uint32_t> key_;       // scratch: the key being inserted
   std::deque<State> states_;
-  std::vector<std::uint64_t> sets_;   // node k's linearized set: words_ words from k * words_
-  std::vector<std::size_t> hashes_;   // node k's hash
-  std::vector<std::size_t> slots_;    // 0: empty, else node + 1; a power of two, at most half full
+  std::vector<std::uint32_t> pool_;      // node k's key: pool_[ends_[k], ends_[k + 1])
+  std::vector<std::size_t> ends_ = {0};
+  std::vector<std::size_t> hashes_;      // node k's hash
+  std::vector<std::size_t> slots_;       // 0: empty, else node + 1; a power of two, at most half full
 };
 
 }  // namespace detail
@@ -129,7 +188,7 @@ class Memo {
 template <class Model>
 Result check(const Model& model, const typename Model::State& initial,
              const std::vector<Op<typename Model::Input, typename Model::Output>>& history,
-             std::chrono::milliseconds budget) {
+             std::chrono::milliseconds budget, std::uint64_t max_memo_bytes = UINT64_MAX) {
   using State = typename Model::State;
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + budget;
@@ -196,9 +255,15 @@ Result check(const Model& model, const typename Model::State& initial,
     if (next[e] != kEnd) prev[next[e]] = e;
   };
 
-  const std::size_t words = (n + 63) / 64;
-  std::vector<std::uint64_t> done(words, 0);
-  detail::Memo<Model> seen(model, words);
+  // Ranks by call time, for the linearized set's small keys.
+  std::vector<std::size_t> rank(n);
+  {
+    std::size_t r = 0;
+    for (const Key& k : sorted)
+      if (!(k.tie & kReturn)) rank[ev[k.tie].op] = r++;
+  }
+  detail::DoneSet done(n);
+  detail::Memo<Model> seen(model);
 
   // The memo owns every state reached (its nodes do not move), so the
   // search and its stack hold pointers: no state is copied after step().
@@ -208,13 +273,17 @@ Result check(const Model& model, const typename Model::State& initial,
   };
   std::vector<Frame> stack;
   const State* state = &initial;
+  // The longest partial order found, as a DoneSet key: taken when the
+  // search first backs out of a new greatest depth, so it costs the size of
+  // the frontier, not of the history, and only when the search backtracks.
   std::size_t deepest = 0;
-  std::vector<std::uint64_t> deepest_done(words, 0);  // a bitset: cheap to copy at each new depth
+  bool deepest_unsaved = false;
+  std::vector<std::uint32_t> deepest_key = {0};
   auto mark = [&](std::size_t i, bool on) {
     if (on) {
-      done[i / 64] |= std::uint64_t{1} << (i % 64);
+      done.set(rank[i]);
     } else {
-      done[i / 64] &= ~(std::uint64_t{1} << (i % 64));
+      done.clear(rank[i]);
     }
   };
 
@@ -227,7 +296,7 @@ Result check(const Model& model, const typename Model::State& initial,
       for (const Frame& f : stack) result.order.push_back(ev[f.call_event].op);
       return result;
     }
-    if ((++result.states & 255) == 0 && Clock::now() > deadline) {
+    if ((++result.states & 255) == 0 && (Clock::now() > deadline || seen.bytes() > max_memo_bytes)) {
       result.verdict = Verdict::kUnknown;
       return result;
     }
@@ -243,7 +312,7 @@ Result check(const Model& model, const typename Model::State& initial,
           unlink(cursor + 1);  // its return
           if (stack.size() > deepest) {
             deepest = stack.size();
-            deepest_done = done;
+            deepest_unsaved = true;
           }
           cursor = next[0];
           continue;
@@ -254,10 +323,15 @@ Result check(const Model& model, const typename Model::State& initial,
       continue;
     }
     // A return whose operation is not linearized yet: undo the last choice.
+    if (deepest_unsaved) {
+      deepest_key.clear();
+      done.key(deepest_key);
+      deepest_unsaved = false;
+    }
     if (stack.empty()) {
       result.verdict = Verdict::kNotLinearizable;
       result.deepest.resize(n);
-      for (std::size_t i = 0; i < n; ++i) result.deepest[i] = (deepest_done[i / 64] >> (i % 64)) & 1;
+      for (std::size_t i = 0; i < n; ++i) result.deepest[i] = detail::DoneSet::in_key(deepest_key, rank[i]);
       return result;
     }
     const Frame f = stack.back();
@@ -268,6 +342,28 @@ Result check(const Model& model, const typename Model::State& initial,
     state = f.before;
     cursor = next[f.call_event];
   }
+}
+
+// The window to show for a violation: per client (in order of client id),
+// the indices of its last operation the deepest partial order placed, the
+// first it could not place, and the one after that. `placed` is
+// Result::deepest. Clients with every operation placed are left out.
+template <class In, class Out>
+std::vector<std::pair<int, std::vector<std::size_t>>> window(const std::vector<Op<In, Out>>& history,
+                                                             const std::vector<bool>& placed) {
+  std::map<int, std::vector<std::size_t>> by_client;
+  for (std::size_t i = 0; i < history.size(); ++i) by_client[history[i].client].push_back(i);
+  std::vector<std::pair<int, std::vector<std::size_t>>> out;
+  for (const auto& [client, ops] : by_client) {
+    std::size_t first = 0;
+    while (first < ops.size() && placed[ops[first]]) ++first;
+    if (first == ops.size()) continue;
+    std::vector<std::size_t> around;
+    for (std::size_t k = first == 0 ? 0 : first - 1; k < std::min(ops.size(), first + 2); ++k)
+      around.push_back(ops[k]);
+    out.push_back({client, std::move(around)});
+  }
+  return out;
 }
 
 // The history split by key(op), each part in its original order, keys in

@@ -1,7 +1,9 @@
 // The generic checker (stress/lincheck.h) on a model that is not memory
-// management: a compare-and-set register, with histories whose verdicts are
+// management: the compare-and-set register of stress/lin_models.h, with histories whose verdicts are
 // known, including operations whose outcome is unknown (Jepsen's :info).
 #include "stress/lincheck.h"
+
+#include "stress/lin_models.h"
 
 #include <gtest/gtest.h>
 
@@ -14,37 +16,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct RegIn {
-  enum Kind { kRead, kWrite, kCas } kind = kRead;
-  int a = 0;  // write: the value; cas: expected
-  int b = 0;  // cas: new value
-};
-struct RegOut {
-  bool ok = true;  // cas: whether it swapped
-  int value = 0;   // read: the value read
-};
-
-struct Register {
-  using State = int;
-  using Input = RegIn;
-  using Output = RegOut;
-  std::optional<State> step(const State& s, const Input& in, const Output* out) const {
-    switch (in.kind) {
-      case RegIn::kRead:
-        if (out && out->value != s) return std::nullopt;
-        return s;
-      case RegIn::kWrite: return in.a;
-      case RegIn::kCas: {
-        const bool swaps = s == in.a;
-        if (out && out->ok != swaps) return std::nullopt;
-        return swaps ? in.b : s;
-      }
-    }
-    return std::nullopt;
-  }
-  std::size_t hash(const State& s) const { return static_cast<std::size_t>(s); }
-  bool equal(const State& a, const State& b) const { return a == b; }
-};
+using Register = CasRegister;
+using RegIn = CasRegister::Input;
+using RegOut = CasRegister::Output;
 
 using RegOp = Op<RegIn, RegOut>;
 

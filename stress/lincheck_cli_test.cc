@@ -1,0 +1,105 @@
+// The lincheck tool end to end: the histories in stress/lincheck_data/
+// (written here, with known verdicts: *-ok linearizable, *-bad not), usage
+// and input errors, and large generated histories of both verdicts.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "stress/child_run.h"
+
+namespace mmv::stress {
+namespace {
+
+namespace fs = std::filesystem;
+
+ChildResult lincheck(std::vector<std::string> args) {
+  ChildRun run;
+  run.argv = {MMV_LINCHECK};
+  run.argv.insert(run.argv.end(), args.begin(), args.end());
+  return run_child(run);
+}
+
+std::string model_for(const fs::path& p) { return p.filename().string().rfind("kv", 0) == 0 ? "kv" : "cas-register"; }
+
+fs::path temp_file(const std::string& name, const std::string& text) {
+  const fs::path p = fs::temp_directory_path() / ("lincheck_cli_test_" + std::to_string(::getpid()) + "_" + name);
+  std::ofstream(p) << text;
+  return p;
+}
+
+TEST(LincheckCli, OwnHistoriesGetTheirKnownVerdicts) {
+  int files = 0, bad = 0;
+  for (const auto& entry : fs::directory_iterator(MMV_LINCHECK_DATA)) {
+    const fs::path p = entry.path();
+    const std::string stem = p.stem().string();
+    const bool expect_ok = stem.size() > 3 && stem.substr(stem.size() - 3) == "-ok";
+    const bool expect_bad = stem.size() > 4 && stem.substr(stem.size() - 4) == "-bad";
+    ASSERT_TRUE(expect_ok || expect_bad) << p << ": name it *-ok or *-bad";
+    const ChildResult r = lincheck({"--model=" + model_for(p), p.string()});
+    SCOPED_TRACE(p.string() + "\n" + r.output);
+    EXPECT_EQ(r.exit_code, expect_ok ? 0 : 1);
+    EXPECT_NE(r.output.find(expect_ok ? ": linearizable" : ": NOT linearizable"), std::string::npos);
+    if (expect_bad) {
+      EXPECT_NE(r.output.find("UNPLACED"), std::string::npos) << "the window is shown";
+    }
+    ++files;
+    bad += expect_bad;
+  }
+  EXPECT_GE(files, 12);
+  EXPECT_GE(bad, 6);
+}
+
+TEST(LincheckCli, BadUsageAndInputExitTwoWithAReason) {
+  const fs::path ok = fs::path(MMV_LINCHECK_DATA) / "register-overlap-ok.log";
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const fs::path dangling = temp_file("dangling.log", "INFO  jepsen.util - 1\t:ok\t:read\t3\n");
+  const fs::path noise = temp_file("noise.txt", "nothing to see\n");
+  const fs::path kv_without_key = temp_file("nokey.edn", "{:process 1, :type :invoke, :f :get, :value nil}\n");
+  const fs::path unknown_f = temp_file("f.log", "INFO  jepsen.util - 1\t:invoke\t:swap\t3\n");
+  const std::vector<Case> cases = {
+      {{ok.string()}, "--model is required"},
+      {{"--model=stack", ok.string()}, "unknown model"},
+      {{"--model=kv"}, "no history file"},
+      {{"--model=kv", "--jobs=3", ok.string()}, "unknown option --jobs"},
+      {{"--model=kv", "--budget=-1", ok.string()}, "--budget"},
+      {{"--model=kv", "--format=json", ok.string()}, "unknown format"},
+      {{"--model=cas-register", "/nonexistent/history.log"}, "cannot read"},
+      {{"--model=cas-register", dangling.string()}, "line 1: process 1 completes :ok :read with no call pending"},
+      {{"--model=cas-register", noise.string()}, "neither a Jepsen log nor EDN lines"},
+      {{"--model=kv", kv_without_key.string()}, "line 1: the kv model needs a :key"},
+      {{"--model=cas-register", unknown_f.string()}, "line 1: the cas-register model has :read, :write and :cas"},
+  };
+  for (const Case& c : cases) {
+    const ChildResult r = lincheck(c.args);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(c.says), std::string::npos) << "wanted: " << c.says << "\ngot: " << r.output;
+  }
+  for (const fs::path& p : {dangling, noise, kv_without_key, unknown_f}) fs::remove(p);
+}
+
+// lincheck_gen writes histories linearizable by construction, or with one
+// read that sees a value nobody wrote.
+TEST(LincheckCli, GeneratedHistoriesOfBothVerdicts) {
+  for (const std::string model : {"cas-register", "kv"}) {
+    for (const bool violate : {false, true}) {
+      ChildRun gen;
+      gen.argv = {MMV_LINCHECK_GEN, "--model=" + model, "--ops=20000", "--processes=5", "--seed=7",
+                  violate ? "--info=0" : "--info=2"};
+      if (violate) gen.argv.push_back("--violate");
+      const ChildResult g = run_child(gen);
+      ASSERT_EQ(g.exit_code, 0) << g.output;
+      const fs::path p = temp_file(model + (violate ? "-bad" : "-ok"), g.output);
+      const ChildResult r = lincheck({"--model=" + model, p.string()});
+      EXPECT_EQ(r.exit_code, violate ? 1 : 0) << r.output;
+      EXPECT_NE(r.output.find("20000 operations"), std::string::npos) << r.output;
+      fs::remove(p);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mmv::stress

@@ -1,0 +1,283 @@
+// lincheck: checks recorded histories for linearizability against a named
+// sequential model, with the generic checker of stress/lincheck.h.
+//
+//   lincheck --model=cas-register|kv [--format=auto|jepsen|edn]
+//            [--budget=SECONDS] [--max-memory=MIB] FILE...
+//
+// Formats and the meaning of :ok, :fail and :info: stress/history_file.h.
+// Models: stress/lin_models.h. The kv model is checked one key at a time.
+// Per file it prints the verdict, the operations, the states searched and
+// the time; for a violation, the operations around the first one no order
+// could place, with their lines in the file.
+//
+// Exit status: 0 every file linearizable; 1 a file is not; 3 a check ran
+// out of --budget or --max-memory (and none failed); 2 bad usage or input.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "stress/history_file.h"
+#include "stress/lin_models.h"
+#include "stress/lincheck.h"
+
+namespace {
+
+using mmv::history::Operation;
+using mmv::history::ParseError;
+using mmv::history::Type;
+using mmv::history::Value;
+namespace lin = mmv::lin;
+
+struct Options {
+  std::string model;
+  std::string format = "auto";
+  double budget = 60;
+  std::uint64_t max_memory = 1024;  // MiB the search may remember, per part
+  std::vector<std::string> files;
+};
+
+[[noreturn]] void usage(const std::string& problem) {
+  std::cerr << "lincheck: " << problem << "\n"
+            << "usage: lincheck --model=cas-register|kv [--format=auto|jepsen|edn] [--budget=SECONDS] [--max-memory=MIB] FILE...\n";
+  std::exit(2);
+}
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::cout << "usage: lincheck --model=cas-register|kv [--format=auto|jepsen|edn] [--budget=SECONDS] [--max-memory=MIB] FILE...\n"
+                   "Checks each history FILE for linearizability against the model.\n"
+                   "Exit status: 0 linearizable, 1 not linearizable, 3 out of budget, 2 bad usage or input.\n";
+      std::exit(0);
+    }
+    if (a.rfind("--", 0) != 0) {
+      o.files.push_back(a);
+      continue;
+    }
+    const std::size_t eq = a.find('=');
+    if (eq == std::string::npos) usage("option " + a + " needs a value (" + a + "=...)");
+    const std::string name = a.substr(0, eq), value = a.substr(eq + 1);
+    if (name == "--model") {
+      if (value != "cas-register" && value != "kv") usage("unknown model '" + value + "'");
+      o.model = value;
+    } else if (name == "--format") {
+      if (value != "auto" && value != "jepsen" && value != "edn") usage("unknown format '" + value + "'");
+      o.format = value;
+    } else if (name == "--budget") {
+      char* end = nullptr;
+      o.budget = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || !(o.budget > 0)) usage("--budget needs a positive number of seconds");
+    } else if (name == "--max-memory") {
+      char* end = nullptr;
+      o.max_memory = std::strtoull(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || o.max_memory == 0) usage("--max-memory needs a positive number of MiB");
+    } else {
+      usage("unknown option " + name);
+    }
+  }
+  if (o.model.empty()) usage("--model is required");
+  if (o.files.empty()) usage("no history file");
+  return o;
+}
+
+// An operation as the checker sees it, and where it came from.
+template <class Model>
+struct Part {
+  std::string label;  // "" or "key \"9\""
+  std::vector<lin::Op<typename Model::Input, typename Model::Output>> ops;
+  std::vector<const Operation*> source;
+};
+
+std::string lines_of(const Operation& op) {
+  return "lines " + std::to_string(op.call_line) + "-" + (op.ret_line ? std::to_string(op.ret_line) : "");
+}
+
+std::string describe(const Operation& op) {
+  std::string s = ":" + op.f + " " + op.input.edn() + " -> " + std::string(mmv::history::type_name(op.outcome));
+  if (op.ret_line && op.output.kind != Value::kNil) s += " " + op.output.edn();
+  if (!op.ret_line) s += " (never completed)";
+  return s;
+}
+
+// The checker's record of `h`, its input and output to be filled in.
+template <class Model>
+lin::Op<typename Model::Input, typename Model::Output> timing_of(const Operation& h) {
+  lin::Op<typename Model::Input, typename Model::Output> op;
+  op.client = h.process;
+  op.call = h.call;
+  op.ret = h.ret;
+  op.responded = h.outcome != Type::kInfo;
+  return op;
+}
+
+std::int64_t integer(const Value& v, const Operation& op, const char* what) {
+  if (v.kind != Value::kInt) throw ParseError(op.call_line, std::string(what) + " must be an integer, not " + v.edn());
+  return v.integer;
+}
+
+// cas-register: :read nil -> value, :write v, :cas [from to].
+std::vector<Part<lin::CasRegister>> register_parts(const std::vector<Operation>& history) {
+  using In = lin::CasRegister::Input;
+  Part<lin::CasRegister> part;
+  for (const Operation& h : history) {
+    if (h.outcome == Type::kFail && h.f != "cas") continue;  // did not take effect
+    auto op = timing_of<lin::CasRegister>(h);
+    if (h.f == "read") {
+      op.input.kind = In::kRead;
+      if (op.responded && h.output.kind != Value::kNil) op.output.value = integer(h.output, h, "a read's result");
+    } else if (h.f == "write") {
+      op.input = {In::kWrite, integer(h.input, h, "a write's value"), 0};
+    } else if (h.f == "cas") {
+      if (h.input.kind != Value::kVector || h.input.items.size() != 2)
+        throw ParseError(h.call_line, "a cas takes [from to], not " + h.input.edn());
+      op.input = {In::kCas, integer(h.input.items[0], h, "cas from"), integer(h.input.items[1], h, "cas to")};
+      op.output.ok = h.outcome == Type::kOk;  // :fail: the compare failed
+    } else {
+      throw ParseError(h.call_line, "the cas-register model has :read, :write and :cas, not :" + h.f);
+    }
+    part.ops.push_back(op);
+    part.source.push_back(&h);
+  }
+  return {part};
+}
+
+// kv: :get key -> value, :put key value, :append key value; one part per key.
+std::vector<Part<lin::KvKey>> kv_parts(const std::vector<Operation>& history) {
+  using In = lin::KvKey::Input;
+  std::vector<Part<lin::KvKey>> parts;
+  std::map<std::string, std::size_t> index;
+  auto text = [](const Value& v, const Operation& op, const char* what) {
+    if (v.kind == Value::kNil) return std::string();
+    if (v.kind != Value::kString) throw ParseError(op.call_line, std::string(what) + " must be a string, not " + v.edn());
+    return v.text;
+  };
+  for (const Operation& h : history) {
+    if (!h.key) throw ParseError(h.call_line, "the kv model needs a :key");
+    if (h.outcome == Type::kFail) continue;  // did not take effect
+    auto op = timing_of<lin::KvKey>(h);
+    if (h.f == "get") {
+      op.input.kind = In::kGet;
+      if (op.responded) op.output.value = text(h.output, h, "a get's result");
+    } else if (h.f == "put" || h.f == "append") {
+      op.input = {h.f == "put" ? In::kPut : In::kAppend, text(h.input, h, "the value")};
+    } else {
+      throw ParseError(h.call_line, "the kv model has :get, :put and :append, not :" + h.f);
+    }
+    auto [it, fresh] = index.try_emplace(*h.key, parts.size());
+    if (fresh) parts.push_back({"key \"" + *h.key + "\"", {}, {}});
+    parts[it->second].ops.push_back(std::move(op));
+    parts[it->second].source.push_back(&h);
+  }
+  return parts;
+}
+
+struct Outcome {
+  lin::Verdict verdict = lin::Verdict::kLinearizable;
+  std::uint64_t states = 0;
+  std::string window;
+};
+
+template <class Model>
+Outcome check_parts(const std::vector<Part<Model>>& parts, const typename Model::State& initial,
+                    std::chrono::milliseconds budget, std::uint64_t max_bytes) {
+  Outcome out;
+  const Model model;
+  for (const Part<Model>& part : parts) {
+    const lin::Result r = lin::check(model, initial, part.ops, budget, max_bytes);
+    out.states += r.states;
+    if (r.verdict == lin::Verdict::kUnknown) out.verdict = lin::Verdict::kUnknown;
+    if (r.verdict != lin::Verdict::kNotLinearizable) continue;
+    out.verdict = lin::Verdict::kNotLinearizable;
+    std::ostringstream os;
+    os << "  " << (part.label.empty() ? "" : part.label + ": ")
+       << "no order fits the model; per process, around the first operation the longest partial order could "
+          "not place:\n";
+    const auto window = lin::window(part.ops, r.deepest);
+    std::size_t width = 0;
+    for (const auto& [process, ops] : window)
+      for (std::size_t i : ops) width = std::max(width, lines_of(*part.source[i]).size());
+    for (const auto& [process, ops] : window) {
+      os << "    process " << process << ":\n";
+      for (std::size_t i : ops) {
+        const std::string where = lines_of(*part.source[i]);
+        os << "      " << (r.deepest[i] ? "  placed " : "UNPLACED ") << where << std::string(width + 2 - where.size(), ' ')
+           << describe(*part.source[i]) << '\n';
+      }
+    }
+    out.window = os.str();
+    return out;
+  }
+  return out;
+}
+
+// Checks one file; returns its exit status.
+int check_file(const Options& o, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "lincheck: cannot read " << path << "\n";
+    return 2;
+  }
+  try {
+    std::optional<mmv::history::Format> format;
+    if (o.format == "jepsen") format = mmv::history::Format::kJepsenLog;
+    else if (o.format == "edn") format = mmv::history::Format::kEdnLines;
+    else format = mmv::history::sniff(in);
+    if (!format) throw ParseError(1, "neither a Jepsen log nor EDN lines (no operation found)");
+    const std::vector<Operation> history = mmv::history::pair_events(mmv::history::read_events(in, *format));
+    if (history.empty()) throw ParseError(1, "no operation found");
+    std::size_t unknown = 0, failed = 0;
+    std::map<int, int> clients;
+    for (const Operation& op : history) {
+      unknown += op.outcome == Type::kInfo;
+      failed += op.outcome == Type::kFail;
+      ++clients[op.process];
+    }
+    const auto budget = std::chrono::milliseconds(static_cast<std::int64_t>(o.budget * 1000));
+    const auto t0 = std::chrono::steady_clock::now();
+    Outcome out;
+    std::size_t parts = 1;
+    if (o.model == "cas-register") {
+      out = check_parts(register_parts(history), lin::CasRegister::State{}, budget, o.max_memory << 20);
+    } else {
+      const auto kv = kv_parts(history);
+      parts = kv.size();
+      out = check_parts(kv, lin::KvKey::State{}, budget, o.max_memory << 20);
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const char* verdict = out.verdict == lin::Verdict::kLinearizable      ? "linearizable"
+                          : out.verdict == lin::Verdict::kNotLinearizable ? "NOT linearizable"
+                                                                          : "unknown (out of --budget or --max-memory)";
+    std::printf("%s: %s (%s, %s)\n", path.c_str(), verdict, std::string(mmv::history::format_name(*format)).c_str(),
+                o.model.c_str());
+    std::printf("  %zu operations (%zu with unknown outcome, %zu failed), %zu processes, %zu %s\n", history.size(),
+                unknown, failed, clients.size(), parts, o.model == "kv" ? "keys" : "register");
+    std::printf("  %llu states searched in %.3f s\n", static_cast<unsigned long long>(out.states), seconds);
+    std::printf("%s", out.window.c_str());
+    return out.verdict == lin::Verdict::kLinearizable ? 0 : out.verdict == lin::Verdict::kNotLinearizable ? 1 : 3;
+  } catch (const ParseError& e) {
+    std::cerr << "lincheck: " << path << ": " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse_args(argc, argv);
+  int worst = 0;
+  auto rank = [](int status) { return status == 2 ? 3 : status == 1 ? 2 : status == 3 ? 1 : 0; };
+  for (const std::string& f : o.files) {
+    const int status = check_file(o, f);
+    if (rank(status) > rank(worst)) worst = status;
+  }
+  return worst;
+}
