@@ -72,10 +72,12 @@ int main(int argc, char** argv) {
       }
     }
     const double total = std::chrono::duration<double>(Clock::now() - t0).count();
+    // The share of checking: of the concurrent phases and checking, and of
+    // the whole job (which also sets up each round's address space).
     std::printf("zap: %d rounds; concurrent phase %.3f s (%.0f ops/s); checking %.3f s (%.0f checked ops/s, "
-                "%.0f%% of the time); total %.3f s (%.0f ops/s)\n",
+                "%.0f%% of the time, %.0f%% of the job); total %.3f s (%.0f ops/s)\n",
                 rounds, r.seconds, r.ops_per_second(), r.check_seconds, r.checked_per_second(), r.check_share(),
-                total, r.ops / total);
+                total > 0 ? 100 * r.check_seconds / total : 0, total, r.ops / total);
     r.seconds = total;
   }
   else if (test == "vmalock") r = run_vma_lock(cfg, true);
