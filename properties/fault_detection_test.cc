@@ -55,12 +55,6 @@ constexpr Fault kFaults[] = {
     Fault::kExitSkipsWriteback,
 };
 
-// The parameters properties_test runs with when RC_PARAMS is not set: the
-// same string, read by RapidCheck's own parser.
-rc::detail::TestParams state_machine_params() {
-  return rc::detail::configFromString(kStateMachineParams).testParams;
-}
-
 class FaultDetection : public ::testing::TestWithParam<Fault> {};
 
 TEST_P(FaultDetection, FoundAndShrunkWithinDefaultBudget) {

@@ -4,12 +4,15 @@
 // these, to show each deliberate fault is found within that budget.
 #pragma once
 
+#include <rapidcheck/detail/Configuration.h>
+
 namespace mmv::props {
 
 inline constexpr const char* kStateMachineParams = "seed=20251123 max_success=1500 max_size=300";
-// The same budget as numbers: at least this much, and the reach table must
-// be full (properties/stateful_props.cc).
-inline constexpr int kStateMachineCases = 1500;
-inline constexpr int kStateMachineMaxSize = 300;
+
+// kStateMachineParams, read by RapidCheck's own parser.
+inline rc::detail::TestParams state_machine_params() {
+  return rc::detail::configFromString(kStateMachineParams).testParams;
+}
 
 }  // namespace mmv::props

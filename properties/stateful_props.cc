@@ -26,7 +26,8 @@ void SameResultsAndStateAfterEveryCommandProperty() { model_vs_impl_case(); }
 TEST(ModelVsImpl, SameResultsAndStateAfterEveryCommand) {
   ::rc::detail::checkGTest(&SameResultsAndStateAfterEveryCommandProperty);
   const auto& params = ::rc::detail::configuration().testParams;
-  if (HasFailure() || params.maxSuccess < kStateMachineCases || params.maxSize < kStateMachineMaxSize) return;
+  const auto ci = state_machine_params();
+  if (HasFailure() || params.maxSuccess < ci.maxSuccess || params.maxSize < ci.maxSize) return;
   const std::vector<std::string> holes = stats().reach().missing();
   EXPECT_TRUE(holes.empty()) << "the generators never reached " << holes.size()
                              << " possible cells of the reach table:\n"
