@@ -18,6 +18,7 @@
 #include <shared_mutex>
 
 #include "impl/lockdep.h"
+#include "impl/sched_hooks.h"
 #include "impl/thread_annotations.h"
 
 namespace mmv::impl {
@@ -30,18 +31,20 @@ class MMV_CAPABILITY("mmap_lock") MmapLock {
 
   void lock() MMV_ACQUIRE() {
     lockdep::acquire(lockdep::LockClass::kMmap, this);
-    rw_.lock();
+    sched_lock(rw_, "mmap write lock");
   }
   void unlock() MMV_RELEASE() {
     seq_.fetch_add(1, std::memory_order_release);
     lockdep::release(lockdep::LockClass::kMmap, this);
     rw_.unlock();
+    sched_released(&rw_);
   }
   void lock_shared() MMV_ACQUIRE_SHARED() {
     lockdep::acquire(lockdep::LockClass::kMmap, this);
-    rw_.lock_shared();
+    sched_lock_shared(rw_, "mmap read lock");
   }
   bool try_lock_shared() MMV_TRY_ACQUIRE_SHARED(true) {
+    sched_point("mmap read trylock");
     if (!rw_.try_lock_shared()) return false;
     lockdep::acquire(lockdep::LockClass::kMmap, this, /*trylock=*/true);
     return true;
@@ -49,6 +52,7 @@ class MMV_CAPABILITY("mmap_lock") MmapLock {
   void unlock_shared() MMV_RELEASE_SHARED() {
     lockdep::release(lockdep::LockClass::kMmap, this);
     rw_.unlock_shared();
+    sched_released(&rw_);
   }
 
   // For guards, whose ownership of this lock Clang cannot see: tells the
@@ -56,8 +60,11 @@ class MMV_CAPABILITY("mmap_lock") MmapLock {
   void assert_held() const MMV_ASSERT_CAPABILITY(this) {}
   void assert_held_shared() const MMV_ASSERT_SHARED_CAPABILITY(this) {}
 
-  // The kernel's mm_lock_seq.
-  std::uint64_t seq() const { return seq_.load(std::memory_order_acquire); }
+  // The kernel's mm_lock_seq (a scheduling point: VMA lockers race on it).
+  std::uint64_t seq() const {
+    sched_point("mm_lock_seq read");
+    return seq_.load(std::memory_order_acquire);
+  }
 
  private:
   std::shared_mutex rw_;

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "impl/lockdep.h"
+#include "impl/sched_hooks.h"
 #include "impl/thread_annotations.h"
 
 namespace mmv::impl {
@@ -18,9 +19,10 @@ class MMV_CAPABILITY("mutex") Mutex {
 
   void lock() MMV_ACQUIRE() {
     lockdep::acquire(cls_, this);
-    mu_.lock();
+    sched_lock(mu_, "mutex lock");
   }
   bool try_lock() MMV_TRY_ACQUIRE(true) {
+    sched_point("mutex trylock");
     if (!mu_.try_lock()) return false;
     lockdep::acquire(cls_, this, /*trylock=*/true);
     return true;
@@ -28,6 +30,7 @@ class MMV_CAPABILITY("mutex") Mutex {
   void unlock() MMV_RELEASE() {
     lockdep::release(cls_, this);
     mu_.unlock();
+    sched_released(&mu_);
   }
 
  private:

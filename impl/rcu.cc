@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "impl/sanitizers.h"
+#include "impl/sched_hooks.h"
 
 
 namespace mmv::impl::rcu {
@@ -36,14 +37,40 @@ std::mutex g_retired_mu;
 std::vector<std::function<void()>> g_retired;  // guarded by g_retired_mu
 std::mutex g_reclaim_mu;  // one grace period + free pass at a time
 
+// Under the controlled scheduler (impl/sched_hooks.h): how many scheduled
+// threads are inside a read section. A grace period waits for them as a
+// scheduler wait, so that liburcu never blocks the one running thread on a
+// reader the scheduler has paused.
+std::atomic<int> g_scheduled_readers{0};
+
+// std::lock_guard, but a scheduler wait under the scheduler.
+class SchedGuard {
+ public:
+  explicit SchedGuard(std::mutex& mu) : mu_(mu) { sched_lock(mu_, "rcu internal lock"); }
+  ~SchedGuard() {
+    mu_.unlock();
+    sched_released(&mu_);
+  }
+  SchedGuard(const SchedGuard&) = delete;
+  SchedGuard& operator=(const SchedGuard&) = delete;
+
+ private:
+  std::mutex& mu_;
+};
+
 void grace_period_and_free() {
-  std::lock_guard<std::mutex> one_at_a_time(g_reclaim_mu);
+  SchedGuard one_at_a_time(g_reclaim_mu);
   std::vector<std::function<void()>> batch;
   {
-    std::lock_guard<std::mutex> g(g_retired_mu);
+    SchedGuard g(g_retired_mu);
     batch.swap(g_retired);
   }
   if (batch.empty()) return;
+  if (sched_active()) {
+    sched_point("rcu grace period");
+    while (g_scheduled_readers.load(std::memory_order_acquire) > 0)
+      sched_block_on(&g_scheduled_readers, "rcu grace period");
+  }
   urcu_memb_synchronize_rcu();
 #if MMV_TSAN
   (void)g_readers_done.load(std::memory_order_acquire);
@@ -55,7 +82,10 @@ void grace_period_and_free() {
 
 ReadGuard::ReadGuard() {
   thread_local Registration registration;
-  if (t_depth++ == 0) urcu_memb_read_lock();
+  if (t_depth++ == 0) {
+    if (sched_active()) g_scheduled_readers.fetch_add(1, std::memory_order_relaxed);
+    urcu_memb_read_lock();
+  }
 }
 
 ReadGuard::~ReadGuard() {
@@ -64,18 +94,23 @@ ReadGuard::~ReadGuard() {
     g_readers_done.fetch_add(1, std::memory_order_release);
 #endif
     urcu_memb_read_unlock();
+    if (sched_active()) {
+      g_scheduled_readers.fetch_sub(1, std::memory_order_release);
+      sched_released(&g_scheduled_readers);
+      sched_point("rcu read unlock");
+    }
   }
 }
 
 bool in_read_section() { return t_depth > 0; }
 
 void retire(std::function<void()> free) {
-  std::lock_guard<std::mutex> g(g_retired_mu);
+  SchedGuard g(g_retired_mu);
   g_retired.push_back(std::move(free));
 }
 
 std::size_t pending() {
-  std::lock_guard<std::mutex> g(g_retired_mu);
+  SchedGuard g(g_retired_mu);
   return g_retired.size();
 }
 

@@ -12,7 +12,8 @@
 #include <atomic>
 #include <cstdint>
 #include <limits>
-#include <thread>
+
+#include "impl/sched_hooks.h"
 
 namespace mmv::impl {
 
@@ -27,11 +28,15 @@ class AtomicRefcount {
   AtomicRefcount(const AtomicRefcount&) = delete;
   AtomicRefcount& operator=(const AtomicRefcount&) = delete;
 
-  std::uint32_t value() const { return v_.load(std::memory_order_acquire); }
+  std::uint32_t value() const {
+    sched_point("refcount read");
+    return v_.load(std::memory_order_acquire);
+  }
   bool saturated() const { return value() > kMax; }
 
   // refcount_inc.
   Event inc() {
+    sched_point("refcount inc");
     std::uint32_t v = v_.load(std::memory_order_relaxed);
     for (;;) {
       if (v > kMax) return Event::kOk;
@@ -42,16 +47,19 @@ class AtomicRefcount {
     }
   }
   // Test-only fault (impl/fault_switch.h): kMmgetNotZeroRacy's broken
-  // increment-if-not-zero -- a load, then a separate store.
+  // increment-if-not-zero -- a load, then a separate store. Each access is
+  // a scheduling point of its own, as two separate atomics are.
   bool racy_inc_not_zero() {
+    sched_point("refcount load");
     const std::uint32_t v = v_.load(std::memory_order_acquire);
     if (v == 0) return false;
-    std::this_thread::yield();
+    sched_point("refcount store");
     v_.store(v + 1, std::memory_order_release);
     return true;
   }
   // refcount_inc_not_zero: false, and no change, when the counter is zero.
   bool inc_not_zero(Event* ev) {
+    sched_point("refcount inc_not_zero");
     *ev = Event::kOk;
     std::uint32_t v = v_.load(std::memory_order_relaxed);
     for (;;) {
@@ -68,6 +76,7 @@ class AtomicRefcount {
   }
   // refcount_dec_and_test: kHitZero when this call released the object.
   Event dec() {
+    sched_point("refcount dec");
     std::uint32_t v = v_.load(std::memory_order_relaxed);
     for (;;) {
       if (v > kMax) return Event::kOk;
@@ -80,6 +89,7 @@ class AtomicRefcount {
   // A decrement that refuses to take the counter from 1 to 0 (returns false
   // and changes nothing then): for references that must not be the last.
   bool dec_unless_one() {
+    sched_point("refcount dec_unless_one");
     std::uint32_t v = v_.load(std::memory_order_relaxed);
     for (;;) {
       if (v > kMax) return true;
@@ -92,6 +102,7 @@ class AtomicRefcount {
   // Adds n (> 0) to a counter the caller already holds a reference on
   // (refcount_add). On a counter at zero it changes nothing, like inc().
   void add(std::uint32_t n) {
+    sched_point("refcount add");
     std::uint32_t v = v_.load(std::memory_order_relaxed);
     for (;;) {
       if (v > kMax || v == 0) return;

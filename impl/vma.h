@@ -38,6 +38,7 @@
 #include <shared_mutex>
 
 #include "impl/lockdep.h"
+#include "impl/sched_hooks.h"
 #include "impl/thread_annotations.h"
 #include "model/addr.h"
 #include "model/flags.h"
@@ -56,6 +57,7 @@ class VmaMixedMap;
 class MMV_CAPABILITY("vma_lock") VmaLock {
  public:
   bool try_lock_shared() MMV_TRY_ACQUIRE_SHARED(true) {
+    sched_point("vma read trylock");
     if (!rw_.try_lock_shared()) return false;
     lockdep::acquire(lockdep::LockClass::kVma, this, /*trylock=*/true);
     return true;
@@ -63,14 +65,16 @@ class MMV_CAPABILITY("vma_lock") VmaLock {
   void unlock_shared() MMV_RELEASE_SHARED() {
     lockdep::release(lockdep::LockClass::kVma, this);
     rw_.unlock_shared();
+    sched_released(&rw_);
   }
   void lock() MMV_ACQUIRE() {
     lockdep::acquire(lockdep::LockClass::kVma, this);
-    rw_.lock();
+    sched_lock(rw_, "vma write lock");
   }
   void unlock() MMV_RELEASE() {
     lockdep::release(lockdep::LockClass::kVma, this);
     rw_.unlock();
+    sched_released(&rw_);
   }
 
  private:

@@ -1,8 +1,15 @@
 // stress_runner: the stress workloads (stress/workload.h) for long jobs.
 //   stress_runner --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async
 //                 [--threads N] [--seconds S] [--seed X] [--ops K]
+//                 [--sched=random|pct --depth D --schedules N]
 // Prints a summary (ops, ops/s, verdict); exits 1 on a failed verdict.
 // MMV_FAULT=<fault_name> switches a test-only fault on (impl/fault_switch.h).
+//
+// --sched runs the workload N times under the controlled scheduler
+// (sched/sched.h), one schedule each (seeds 1..N), ops bounded by --ops,
+// until one fails; it prints schedules/s and, for a failure, the line that
+// replays it exactly: MMV_SCHEDULE=<schedule> with the same arguments.
+// MMV_SCHEDULE=<schedule> alone runs that one schedule.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,16 +17,146 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <optional>
+#include <csignal>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<sanitizer/common_interface_defs.h>) && (defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || \
+                                                           defined(__has_feature))
+#include <sanitizer/common_interface_defs.h>
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MMV_HAVE_SANITIZER_CALLBACK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define MMV_HAVE_SANITIZER_CALLBACK 1
+#endif
+#endif
+#endif
+#endif
 
 #include "stress/workload.h"
 
 using namespace mmv::stress;
+
+namespace {
+
+// The replay line of the scheduled run in progress, for a run that ends in
+// a crash or a sanitizer report: printed by the signal handler or the
+// sanitizers' death callback (async-signal-safe: one write of a buffer
+// filled before the run).
+char g_replay[8192];
+std::size_t g_replay_len = 0;
+
+extern "C" void print_replay_and_die(int sig) {
+  if (g_replay_len > 0) (void)!write(2, g_replay, g_replay_len);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+extern "C" void print_replay() {
+  if (g_replay_len > 0) (void)!write(2, g_replay, g_replay_len);
+}
+
+void set_replay(const std::string& line) {
+  const std::string text = "\nthe scheduled run in progress replays with:\nreplay: " + line + "\n";
+  g_replay_len = std::min(text.size(), sizeof g_replay);
+  std::memcpy(g_replay, text.data(), g_replay_len);
+}
+
+// One run of a workload (zap: one round).
+std::optional<StressReport> run_one(const std::string& test, const StressConfig& cfg) {
+  if (test == "zap") return run_zap(cfg);
+  if (test == "vmalock") return run_vma_lock(cfg, true);
+  if (test == "mmaplock") return run_vma_lock(cfg, false);
+  if (test == "refcount") return run_refcount(cfg);
+  if (test == "teardown") return run_teardown(cfg, false);
+  if (test == "teardown-async") return run_teardown(cfg, true);
+  return std::nullopt;
+}
+
+// --sched / MMV_SCHEDULE: runs under the controlled scheduler.
+int run_scheduled(const std::string& test, StressConfig cfg, const std::string& strategy, int depth,
+                  unsigned long long schedules, int argc, char** argv) {
+  if (cfg.ops_per_thread >= 1000000000) cfg.ops_per_thread = 100;  // no --ops: a small bounded run
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  // The arguments that replay a run, with MMV_SCHEDULE in front.
+  std::string args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--sched", 0) == 0 || a.rfind("--depth", 0) == 0 || a.rfind("--schedules", 0) == 0) {
+      if (a.find('=') == std::string::npos) ++i;  // and its value
+      continue;
+    }
+    args += " " + a;
+  }
+  if (args.find("--ops") == std::string::npos) args += " --ops " + std::to_string(cfg.ops_per_thread);
+  const char* fault = std::getenv("MMV_FAULT");
+  auto replay_line = [&](const std::string& schedule) {
+    return std::string(fault ? std::string("MMV_FAULT=") + fault + " " : "") + "MMV_SCHEDULE='" + schedule + "' " +
+           argv[0] + args;
+  };
+  std::uint64_t k = 1000;
+  if (!cfg.schedule && strategy == "pct") {
+    // PCT places its change points among the run's steps: measure them
+    // once, without preemptions.
+    StressConfig probe = cfg;
+    probe.schedule = mmv::sched::Schedule{};
+    probe.schedule->strategy = mmv::sched::Strategy::kList;
+    const std::optional<StressReport> r = run_one(test, probe);
+    if (r && r->sched_steps > 0) k = r->sched_steps;
+  }
+  for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) std::signal(sig, print_replay_and_die);
+#if MMV_HAVE_SANITIZER_CALLBACK
+  __sanitizer_set_death_callback(print_replay);
+#endif
+  unsigned long long runs = 0;
+  const unsigned long long total = cfg.schedule ? 1 : schedules;
+  for (unsigned long long i = 0; i < total; ++i) {
+    StressConfig one = cfg;
+    if (!cfg.schedule) {
+      mmv::sched::Schedule s;
+      s.strategy = strategy == "pct" ? mmv::sched::Strategy::kPct : mmv::sched::Strategy::kRandom;
+      s.seed = i + 1;
+      s.depth = depth;
+      s.k = k;
+      one.schedule = s;
+    }
+    set_replay(replay_line(one.schedule->to_string()));
+    const std::optional<StressReport> r = run_one(test, one);
+    if (!r) {
+      std::cerr << "unknown --test " << test << "\n";
+      return 2;
+    }
+    ++runs;
+    if (!r->ok) {
+      const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      std::printf("sched: %s found a failure at schedule %llu of %llu after %.2f s (%.0f schedules/s)\n",
+                  one.schedule->to_string().c_str(), runs, total, secs, runs / secs);
+      std::printf("test=%s threads=%d seed=%llu verdict=FAIL\n%s\n%s", test.c_str(), cfg.threads,
+                  static_cast<unsigned long long>(cfg.seed), failure_banner(cfg).c_str(), r->explanation.c_str());
+      std::printf("replay: %s\n", replay_line(r->schedule).c_str());
+      return 1;
+    }
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("sched: %llu schedules (%s, depth %d), %.2f s, %.0f schedules/s\n", runs,
+              cfg.schedule ? "replay" : strategy.c_str(), depth, secs, runs / secs);
+  std::printf("test=%s threads=%d seed=%llu verdict=PASS\n", test.c_str(), cfg.threads,
+              static_cast<unsigned long long>(cfg.seed));
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   StressConfig cfg;
   cfg.ops_per_thread = 1000000000;
   cfg.seconds = 10;
   std::string test = "zap";
+  std::string sched_strategy;
+  int depth = 2;
+  unsigned long long schedules = 100;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     std::string v;
@@ -34,13 +171,38 @@ int main(int argc, char** argv) {
     else if (a == "--seconds") cfg.seconds = std::atof(v.c_str());
     else if (a == "--seed") cfg.seed = std::strtoull(v.c_str(), nullptr, 0);
     else if (a == "--ops") cfg.ops_per_thread = std::atoi(v.c_str());
+    else if (a == "--sched") sched_strategy = v;
+    else if (a == "--depth") depth = std::atoi(v.c_str());
+    else if (a == "--schedules") schedules = std::strtoull(v.c_str(), nullptr, 0);
     else {
       std::cerr << "usage: " << argv[0]
                 << " --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async"
-                   " [--threads N] [--seconds S] [--seed X] [--ops K]\n";
+                   " [--threads N] [--seconds S] [--seed X] [--ops K] [--sched=random|pct --depth D --schedules N]\n";
       return 2;
     }
   }
+  if (!sched_strategy.empty() && sched_strategy != "random" && sched_strategy != "pct") {
+    std::cerr << "--sched must be random or pct, not '" << sched_strategy << "'\n";
+    return 2;
+  }
+  if (depth < 1 || depth > 16 || schedules == 0) {
+    std::cerr << "--depth must be 1 to 16 and --schedules at least 1\n";
+    return 2;
+  }
+  if (cfg.threads < 1 || cfg.threads > mmv::sched::kMaxThreads) {
+    std::cerr << "--threads must be 1 to " << mmv::sched::kMaxThreads << "\n";
+    return 2;
+  }
+  if (const char* env = std::getenv("MMV_SCHEDULE")) {
+    std::string error;
+    auto s = mmv::sched::Schedule::parse(env, &error);
+    if (!s) {
+      std::cerr << error << "\n";
+      return 2;
+    }
+    cfg.schedule = *s;
+  }
+  if (cfg.schedule || !sched_strategy.empty()) return run_scheduled(test, cfg, sched_strategy, depth, schedules, argc, argv);
   StressReport r;
   if (test == "zap") {
     // The linearizability check bounds one history to a few hundred

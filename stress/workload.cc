@@ -1,6 +1,7 @@
 #include "stress/workload.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -55,11 +56,36 @@ std::mt19937_64 thread_rng(std::uint64_t seed, int t) {
 }
 
 // Runs body(t, rng, keep_going) on cfg.threads threads started together;
-// keep_going(i) says whether op i may start (ops and time bound). Returns the
-// wall time of the concurrent phase.
+// keep_going(i) says whether op i may start (ops and time bound). Sets
+// rep.seconds, the wall time of the concurrent phase. Under a schedule the
+// threads run under the controlled scheduler, bounded by ops only.
 template <class Body>
-double run_threads(const StressConfig& cfg, Body body) {
+void run_threads(const StressConfig& cfg, StressReport& rep, Body body) {
   const int n = std::max(1, cfg.threads);
+  if (cfg.schedule) {
+    sched::Options options;
+    options.schedule = *cfg.schedule;
+    options.max_steps = cfg.max_steps;
+    const auto t0 = Clock::now();
+    const sched::RunResult r = sched::run(
+        n,
+        [&](int t) {
+          std::mt19937_64 rng = thread_rng(cfg.seed, t);
+          auto keep_going = [&](int i) { return i < cfg.ops_per_thread; };
+          body(t, rng, keep_going);
+        },
+        options);
+    rep.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    rep.schedule = r.replay.to_string();
+    rep.sched_steps = r.steps;
+    if (r.ending != sched::RunResult::Ending::kFinished) {
+      std::printf("%s\n%s: %s\nschedule: %s\nverdict=FAIL\n", failure_banner(cfg).c_str(),
+                  sched::ending_name(r.ending), r.report.c_str(), rep.schedule.c_str());
+      std::fflush(stdout);
+      std::_Exit(1);
+    }
+    return;
+  }
   const auto deadline =
       Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg.seconds));
   std::latch start(n + 1);
@@ -78,7 +104,7 @@ double run_threads(const StressConfig& cfg, Body body) {
   const auto t0 = Clock::now();
   start.arrive_and_wait();
   for (auto& th : threads) th.join();
-  return std::chrono::duration<double>(Clock::now() - t0).count();
+  rep.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
 // Threads for checking work whose parts are independent, one per core
@@ -248,7 +274,7 @@ StressReport run_zap(const StressConfig& cfg) {
   // Each thread records each VMA's operations apart: those are the parts
   // the history is checked in.
   std::vector<std::vector<std::vector<Operation>>> recorded(n, std::vector<std::vector<Operation>>(kNumZapVmas));
-  rep.seconds = run_threads(cfg, [&](int t, std::mt19937_64& rng, auto keep_going) {
+  run_threads(cfg, rep, [&](int t, std::mt19937_64& rng, auto keep_going) {
     std::vector<std::vector<Operation>>& out = recorded[t];
     for (auto& v : out) v.reserve(2 * cfg.ops_per_thread / kNumZapVmas + 16);
     for (int i = 0; keep_going(i); ++i) {
@@ -462,7 +488,7 @@ StressReport run_vma_lock(const StressConfig& cfg, bool vma_lock) {
       }
     };
 
-    rep.seconds = run_threads(cfg, [&](int t, std::mt19937_64& rng, auto keep_going) {
+    run_threads(cfg, rep, [&](int t, std::mt19937_64& rng, auto keep_going) {
       Counts& c = counts[t];
       for (int i = 0; keep_going(i); ++i, ++c.ops) {
         // With several threads, thread 0 writes and the rest read; alone,
@@ -518,7 +544,7 @@ StressReport run_refcount(const StressConfig& cfg) {
   std::atomic<int> started_ops{0};  // when the main thread drops the first user
   const int drop_after = std::max(1, n * cfg.ops_per_thread / 3);
 
-  rep.seconds = run_threads(cfg, [&](int t, std::mt19937_64& rng, auto keep_going) {
+  run_threads(cfg, rep, [&](int t, std::mt19937_64& rng, auto keep_going) {
     impl::ARef<impl::Mm> own = std::move(grabs[t]);
     // Thread 0 also drops the first user, a third of the way into the run.
     for (int i = 0; keep_going(i); ++i, ++ops[t]) {
@@ -611,7 +637,7 @@ StressReport run_teardown(const StressConfig& cfg, bool async) {
   std::vector<std::vector<Write>> writes(n);
   std::vector<std::string> errors(n);
   std::vector<std::uint64_t> ops(n, 0);
-  rep.seconds = run_threads(cfg, [&](int t, std::mt19937_64& rng, auto keep_going) {
+  run_threads(cfg, rep, [&](int t, std::mt19937_64& rng, auto keep_going) {
     impl::ARef<impl::MmWithUser> u = std::move(*users[t]);
     users[t].reset();
     for (int i = 0; keep_going(i); ++i, ++ops[t]) {

@@ -13,6 +13,13 @@
 //    that hold under every interleaving (no flakes): no gtest, RapidCheck or
 //    other uninstrumented library code runs on a worker (SPEC.md section 7).
 //
+// Under a schedule (StressConfig::schedule), the workers run one at a time
+// under the controlled scheduler, switching only at impl/'s scheduling
+// points, so a run is a function of (seed, schedule) and replays exactly
+// from StressReport::schedule. A deadlock or a livelock ends the process:
+// it prints the report, the schedule and "verdict=FAIL", and exits 1
+// (blocked threads hold locks the checks would need).
+//
 // The MMV_FAULT environment variable (a fault_name(), e.g.
 // MMV_FAULT=kNoRangeRecheck) switches a test-only fault on for the duration
 // of every workload run, to demonstrate what TSan reports for faults only
@@ -21,9 +28,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "sched/sched.h"
 #include "stress/linearizability.h"
 
 namespace mmv::stress {
@@ -32,7 +41,11 @@ struct StressConfig {
   int threads = 4;
   std::uint64_t seed = 1;
   int ops_per_thread = 300;
-  double seconds = 2.0;
+  double seconds = 2.0;  // ignored under a schedule: only ops_per_thread bounds a scheduled run
+  // Run the workers under the controlled scheduler (sched/sched.h) with
+  // this schedule, instead of under the OS scheduler.
+  std::optional<sched::Schedule> schedule;
+  std::uint64_t max_steps = 2000000;  // scheduling points before a livelock report
 };
 
 struct StressReport {
@@ -42,6 +55,8 @@ struct StressReport {
   double seconds = 0;        // wall time of the concurrent phase
   double check_seconds = 0;  // wall time of checking the history afterwards (0: not measured)
   std::string notes;         // e.g. linearizability kUnknown parts
+  std::string schedule;      // under a schedule: the list schedule that replays the run exactly
+  std::uint64_t sched_steps = 0;  // under a schedule: the scheduling points the run passed
   double ops_per_second() const { return seconds > 0 ? ops / seconds : 0; }
   double checked_per_second() const { return check_seconds > 0 ? ops / check_seconds : 0; }
   // The share of the run spent checking, in percent.

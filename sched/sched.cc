@@ -1,0 +1,557 @@
+#include "sched/sched.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#if defined(__SANITIZE_THREAD__)
+#define MMV_SCHED_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MMV_SCHED_TSAN 1
+#endif
+#endif
+
+#if MMV_SCHED_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+// The scheduler's shared state is handed from thread to thread with the
+// baton, which TSan must not see as synchronization (see sched.h): every
+// function that touches it is left uninstrumented, and uses only plain
+// data and raw arrays allocated before the threads start.
+#define MMV_NO_TSAN __attribute__((no_sanitize("thread"), noinline))
+
+namespace mmv::sched {
+namespace {
+
+enum class Status : std::uint8_t { kRunnable, kBlocked, kFinished };
+
+struct Slot {
+  Status status = Status::kRunnable;
+  const void* blocked_on = nullptr;
+  const char* where = "start";  // the last point or block
+};
+
+// One choice point: who could run, who was running (-1: it could not go
+// on), who was picked.
+struct Choice {
+  std::uint16_t runnable;
+  std::int8_t prev;
+  std::uint8_t pick;
+};
+
+constexpr int kMain = -2;
+constexpr int kNobody = -3;
+
+struct State {
+  int n = 0;
+  Slot slots[kMaxThreads];
+  std::uint64_t steps = 0;
+  std::uint64_t max_steps = 0;
+  int preemptions = 0;
+  Strategy strategy = Strategy::kRandom;
+  std::uint64_t rng = 0;
+  // pct
+  int priority[kMaxThreads] = {};
+  std::uint64_t change_at[16] = {};
+  int changes = 0;
+  // list
+  const std::uint8_t* picks = nullptr;
+  std::size_t npicks = 0;
+  std::size_t next_pick = 0;
+  // what happened
+  Choice* record = nullptr;
+  std::size_t nrecord = 0;
+  std::size_t record_cap = 0;
+  int ending = 0;  // 0 running, then 1 + RunResult::Ending
+  char report[4096] = {};
+};
+
+// The baton holds a token: the run's generation times 32 plus the thread's
+// index, so a thread left blocked by an earlier run (a deadlock) never
+// mistakes a later run's baton for its own.
+std::atomic<int> g_turn{kNobody};
+std::atomic<int> g_done{0};
+int g_generation = 0;  // written by run() between runs only
+State* g_state = nullptr;
+thread_local int t_self = -1;
+thread_local int t_token = -1;
+
+int token(int generation, int thread) { return (generation % (1 << 20)) * 32 + thread; }
+
+long futex(std::atomic<int>* addr, int op, int value) {
+  return syscall(SYS_futex, reinterpret_cast<int*>(addr), op, value, nullptr, nullptr, 0);
+}
+
+// A full barrier TSan does not see (the futex system call is one too).
+inline void fence() {
+#if defined(__x86_64__)
+  asm volatile("mfence" ::: "memory");
+#else
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+MMV_NO_TSAN std::uint64_t splitmix(std::uint64_t& x) {
+  std::uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+MMV_NO_TSAN void wait_for_turn() {
+  const int mine = t_token;
+  for (int t = g_turn.load(std::memory_order_relaxed); t != mine; t = g_turn.load(std::memory_order_relaxed))
+    futex(&g_turn, FUTEX_WAIT_PRIVATE, t);
+  fence();
+}
+
+MMV_NO_TSAN void hand_to(int next) {
+  fence();
+  g_turn.store(token(g_generation, next), std::memory_order_relaxed);
+  futex(&g_turn, FUTEX_WAKE_PRIVATE, INT_MAX);
+}
+
+// The run is over (all finished, deadlock or step limit): wake the caller
+// of run(), with a happens-before edge for the report in TSan builds (the
+// run is over: there is nothing left to hide).
+MMV_NO_TSAN void end_run(State& s, RunResult::Ending e) {
+  s.ending = 1 + static_cast<int>(e);
+  fence();
+#if MMV_SCHED_TSAN
+  __tsan_release(&g_done);
+#endif
+  g_done.store(1, std::memory_order_relaxed);
+  futex(&g_done, FUTEX_WAKE_PRIVATE, INT_MAX);
+}
+
+MMV_NO_TSAN void write_report(State& s, const char* headline) {
+  int used = std::snprintf(s.report, sizeof s.report, "%s after %llu steps:\n", headline,
+                           static_cast<unsigned long long>(s.steps));
+  for (int i = 0; i < s.n && used < static_cast<int>(sizeof s.report); ++i) {
+    const Slot& t = s.slots[i];
+    const char* status = t.status == Status::kFinished ? "finished" : t.status == Status::kBlocked ? "blocked" : "runnable";
+    used += std::snprintf(s.report + used, sizeof s.report - used, "  thread %d: %s at %s (object %p)\n", i, status,
+                          t.where, t.blocked_on);
+  }
+}
+
+// The next thread to run, or -1 when none can. `me` is the thread at the
+// point (-1: none, at the start), `me_can_go_on` whether it could continue.
+MMV_NO_TSAN int pick(State& s, int me, bool me_can_go_on) {
+  std::uint16_t mask = 0;
+  int count = 0, only = -1;
+  for (int i = 0; i < s.n; ++i) {
+    if (s.slots[i].status == Status::kRunnable) {
+      mask = static_cast<std::uint16_t>(mask | (1u << i));
+      ++count;
+      only = i;
+    }
+  }
+  if (count == 0) return -1;
+  if (count == 1) return only;
+  const int prev = me_can_go_on ? me : -1;
+  int next = -1;
+  switch (s.strategy) {
+    case Strategy::kRandom: {
+      int k = static_cast<int>(splitmix(s.rng) % static_cast<std::uint64_t>(count));
+      for (int i = 0; i < s.n; ++i)
+        if ((mask >> i) & 1 && k-- == 0) next = i;
+      break;
+    }
+    case Strategy::kPct: {
+      for (int c = 0; c < s.changes; ++c)
+        if (s.change_at[c] == s.steps && me >= 0) s.priority[me] = s.changes - 1 - c;  // lowest so far
+      for (int i = 0; i < s.n; ++i)
+        if ((mask >> i) & 1 && (next < 0 || s.priority[i] > s.priority[next])) next = i;
+      break;
+    }
+    case Strategy::kList: {
+      if (s.next_pick < s.npicks) {
+        const int want = s.picks[s.next_pick++];
+        if (want < s.n && (mask >> want) & 1) next = want;
+      }
+      // Past the list (or a pick that cannot run): go on without preempting.
+      if (next < 0) next = prev >= 0 ? prev : __builtin_ctz(mask);
+      break;
+    }
+  }
+  if (prev >= 0 && next != prev) ++s.preemptions;
+  if (s.nrecord < s.record_cap)
+    s.record[s.nrecord++] = Choice{mask, static_cast<std::int8_t>(prev), static_cast<std::uint8_t>(next)};
+  return next;
+}
+
+// The calling thread (me) cannot or will not go on for now: pass the baton
+// to whoever the strategy picks, and wait for it to come back. If the run
+// ends instead, a finished caller returns and any other never does.
+MMV_NO_TSAN void reschedule(State& s, int me, bool me_can_go_on) {
+  const int next = pick(s, me, me_can_go_on);
+  if (next < 0) {
+    bool blocked = false;
+    for (int i = 0; i < s.n; ++i) blocked |= s.slots[i].status == Status::kBlocked;
+    if (blocked) {
+      write_report(s, "deadlock: no thread can run");
+      end_run(s, RunResult::Ending::kDeadlock);
+    } else {
+      end_run(s, RunResult::Ending::kFinished);
+    }
+    if (s.slots[me].status == Status::kFinished) return;
+    for (;;) futex(&g_turn, FUTEX_WAIT_PRIVATE, g_turn.load(std::memory_order_relaxed));  // blocked for ever
+  }
+  if (next == me) return;
+  hand_to(next);
+  if (s.slots[me].status == Status::kFinished) return;
+  wait_for_turn();
+}
+
+MMV_NO_TSAN void at_point(const char* what) {
+  State& s = *g_state;
+  const int me = t_self;
+  s.slots[me].where = what;
+  if (++s.steps > s.max_steps) {
+    write_report(s, "step limit reached (a livelock, or raise max_steps)");
+    end_run(s, RunResult::Ending::kStepLimit);
+    for (;;) futex(&g_turn, FUTEX_WAIT_PRIVATE, g_turn.load(std::memory_order_relaxed));
+  }
+  reschedule(s, me, true);
+}
+
+MMV_NO_TSAN void at_block(const void* obj, const char* what) {
+  State& s = *g_state;
+  const int me = t_self;
+  s.slots[me].status = Status::kBlocked;
+  s.slots[me].blocked_on = obj;
+  s.slots[me].where = what;
+  ++s.steps;
+  reschedule(s, me, false);
+}
+
+MMV_NO_TSAN void at_release(const void* obj) {
+  State& s = *g_state;
+  for (int i = 0; i < s.n; ++i) {
+    if (s.slots[i].status == Status::kBlocked && s.slots[i].blocked_on == obj) {
+      s.slots[i].status = Status::kRunnable;
+      s.slots[i].blocked_on = nullptr;
+    }
+  }
+}
+
+MMV_NO_TSAN void at_finish() {
+  State& s = *g_state;
+  const int me = t_self;
+  s.slots[me].status = Status::kFinished;
+  s.slots[me].where = "finished";
+  reschedule(s, me, false);
+}
+
+MMV_NO_TSAN void start(State& s) {
+  const int first = pick(s, -1, false);
+  hand_to(first);
+}
+
+MMV_NO_TSAN void wait_end() {
+  for (int d = g_done.load(std::memory_order_relaxed); d == 0; d = g_done.load(std::memory_order_relaxed))
+    futex(&g_done, FUTEX_WAIT_PRIVATE, 0);
+  fence();
+#if MMV_SCHED_TSAN
+  __tsan_acquire(&g_done);
+#endif
+}
+
+std::string runs_text(const std::vector<std::uint8_t>& picks) {
+  std::string out;
+  for (std::size_t i = 0; i < picks.size();) {
+    std::size_t j = i;
+    while (j < picks.size() && picks[j] == picks[i]) ++j;
+    if (!out.empty()) out += '.';
+    out += std::to_string(picks[i]);
+    if (j - i > 1) out += "*" + std::to_string(j - i);
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool active() { return t_self >= 0; }
+
+void point(const char* what) {
+  if (t_self >= 0) at_point(what);
+}
+
+void block_on(const void* obj, const char* what) {
+  if (t_self >= 0) at_block(obj, what);
+}
+
+void released(const void* obj) {
+  if (t_self >= 0) at_release(obj);
+}
+
+const char* ending_name(RunResult::Ending e) {
+  switch (e) {
+    case RunResult::Ending::kFinished: return "finished";
+    case RunResult::Ending::kDeadlock: return "deadlock";
+    case RunResult::Ending::kStepLimit: return "step limit";
+  }
+  return "?";
+}
+
+std::string Schedule::to_string() const {
+  switch (strategy) {
+    case Strategy::kRandom: return "random:seed=" + std::to_string(seed);
+    case Strategy::kPct:
+      return "pct:seed=" + std::to_string(seed) + ",depth=" + std::to_string(depth) + ",k=" + std::to_string(k);
+    case Strategy::kList: return "list:" + runs_text(picks);
+  }
+  return "?";
+}
+
+namespace {
+std::vector<std::string_view> split(std::string_view text, char sep) {
+  std::vector<std::string_view> out;
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t j = text.find(sep, i);
+    if (j == std::string_view::npos) j = text.size();
+    out.push_back(text.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<Schedule> Schedule::parse(std::string_view text, std::string* error) {
+  auto fail = [&](const std::string& why) -> std::optional<Schedule> {
+    if (error) *error = "bad schedule '" + std::string(text) + "': " + why;
+    return std::nullopt;
+  };
+  const std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return fail("expected random:..., pct:... or list:...");
+  const std::string_view kind = text.substr(0, colon), rest = text.substr(colon + 1);
+  Schedule s;
+  auto number = [](std::string_view v, std::uint64_t& out) {
+    if (v.empty()) return false;
+    out = 0;
+    for (char c : v) {
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return true;
+  };
+  if (kind == "list") {
+    s.strategy = Strategy::kList;
+    for (const std::string_view item : split(rest, '.')) {
+      const std::size_t star = item.find('*');
+      std::uint64_t thread = 0, times = 1;
+      if (!number(item.substr(0, star), thread) || thread >= kMaxThreads ||
+          (star != std::string_view::npos && (!number(item.substr(star + 1), times) || times == 0)))
+        return fail("'" + std::string(item) + "' is not THREAD or THREAD*COUNT");
+      s.picks.insert(s.picks.end(), times, static_cast<std::uint8_t>(thread));
+    }
+    return s;
+  }
+  if (kind != "random" && kind != "pct") return fail("unknown strategy '" + std::string(kind) + "'");
+  s.strategy = kind == "random" ? Strategy::kRandom : Strategy::kPct;
+  for (const std::string_view item : split(rest, ',')) {
+    const std::size_t eq = item.find('=');
+    std::uint64_t v = 0;
+    if (eq == std::string_view::npos || !number(item.substr(eq + 1), v)) return fail("'" + std::string(item) + "'");
+    const std::string_view key = item.substr(0, eq);
+    if (key == "seed") s.seed = v;
+    else if (key == "depth" && s.strategy == Strategy::kPct && v >= 1 && v <= 16) s.depth = static_cast<int>(v);
+    else if (key == "k" && s.strategy == Strategy::kPct && v >= 1) s.k = v;
+    else return fail("unknown or out-of-range '" + std::string(item) + "'");
+  }
+  return s;
+}
+
+int preemptions(const Schedule& s) {
+  // Only a run knows who could have gone on; count pick changes as an
+  // upper bound for a list read on its own.
+  int n = 0;
+  for (std::size_t i = 1; i < s.picks.size(); ++i) n += s.picks[i] != s.picks[i - 1];
+  return n;
+}
+
+namespace {
+
+struct Recorded {
+  RunResult result;
+  std::vector<Choice> choices;
+};
+
+Recorded run_recorded(int threads, const std::function<void(int)>& body, const Options& options) {
+  const int n = std::clamp(threads, 1, kMaxThreads);
+  auto state = std::make_unique<State>();
+  State& s = *state;
+  s.n = n;
+  s.max_steps = options.max_steps;
+  const Schedule& sch = options.schedule;
+  s.strategy = sch.strategy;
+  s.rng = sch.seed;
+  if (sch.strategy == Strategy::kPct) {
+    // Distinct initial priorities d .. d + n - 1 in random order; change
+    // points at d - 1 random steps in [1, k], lowering the running thread
+    // to priorities d - 2 .. 0.
+    int order[kMaxThreads];
+    for (int i = 0; i < n; ++i) order[i] = i;
+    for (int i = n - 1; i > 0; --i) std::swap(order[i], order[splitmix(s.rng) % static_cast<std::uint64_t>(i + 1)]);
+    for (int i = 0; i < n; ++i) s.priority[order[i]] = sch.depth + i;
+    s.changes = std::min(sch.depth - 1, 16);
+    for (int c = 0; c < s.changes; ++c) s.change_at[c] = 1 + splitmix(s.rng) % sch.k;
+  }
+  s.picks = sch.picks.data();
+  s.npicks = sch.picks.size();
+  auto record = std::make_unique<Choice[]>(options.max_steps + 2);
+  s.record = record.get();
+  s.record_cap = options.max_steps + 2;
+
+  g_state = &s;
+  ++g_generation;
+  const int generation = g_generation;
+  g_turn.store(kNobody, std::memory_order_relaxed);
+  g_done.store(0, std::memory_order_relaxed);
+  // Each thread holds its own copy of the body: a deadlocked thread keeps
+  // it for ever, and must not point into this frame once it is gone.
+  auto shared_body = std::make_shared<const std::function<void(int)>>(body);
+  std::vector<std::thread> workers;
+  workers.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    workers.emplace_back([i, generation, shared_body] {
+      t_self = i;
+      t_token = token(generation, i);
+      wait_for_turn();
+      (*shared_body)(i);
+      at_finish();
+      t_self = -1;
+      t_token = -1;
+    });
+  }
+  start(s);
+  wait_end();
+
+  Recorded out;
+  out.result.ending = static_cast<RunResult::Ending>(s.ending - 1);
+  if (out.result.ending == RunResult::Ending::kFinished) {
+    for (auto& w : workers) w.join();
+  } else {
+    // Those threads stay blocked for ever; the caller reports and exits.
+    for (auto& w : workers) w.detach();
+    out.result.report = s.report;
+    (void)state.release();
+    (void)record.release();
+  }
+  g_turn.store(kMain, std::memory_order_relaxed);
+  out.result.steps = s.steps;
+  out.result.preemptions = s.preemptions;
+  out.choices.assign(s.record, s.record + s.nrecord);
+  out.result.replay.strategy = Strategy::kList;
+  for (const Choice& c : out.choices) out.result.replay.picks.push_back(c.pick);
+  return out;
+}
+
+}  // namespace
+
+RunResult run(int threads, const std::function<void(int)>& body, const Options& options) {
+  return run_recorded(threads, body, options).result;
+}
+
+ExploreResult explore(int threads, const std::function<void(int)>& body,
+                      const std::function<bool(const RunResult&)>& failed, int preemption_bound,
+                      std::uint64_t max_schedules, std::uint64_t max_steps) {
+  struct Node {
+    Choice choice;
+    std::uint16_t tried;
+  };
+  std::vector<Node> stack;
+  ExploreResult out;
+  Options options;
+  options.max_steps = max_steps;
+  options.schedule.strategy = Strategy::kList;
+  while (out.schedules < max_schedules) {
+    options.schedule.picks.clear();
+    for (const Node& n : stack) options.schedule.picks.push_back(n.choice.pick);
+    Recorded r = run_recorded(threads, body, options);
+    ++out.schedules;
+    for (std::size_t i = stack.size(); i < r.choices.size(); ++i)
+      stack.push_back({r.choices[i], static_cast<std::uint16_t>(1u << r.choices[i].pick)});
+    if (failed(r.result) || r.result.ending != RunResult::Ending::kFinished) {
+      out.failure = std::move(r.result);
+      return out;
+    }
+    // Backtrack to the deepest choice with an untried pick within the bound.
+    bool found = false;
+    while (!stack.empty() && !found) {
+      int used = 0;
+      for (std::size_t i = 0; i + 1 < stack.size(); ++i)
+        used += stack[i].choice.prev >= 0 && stack[i].choice.pick != stack[i].choice.prev;
+      Node& n = stack.back();
+      for (int t = 0; t < threads && !found; ++t) {
+        const std::uint16_t bit = static_cast<std::uint16_t>(1u << t);
+        if (!(n.choice.runnable & bit) || (n.tried & bit)) continue;
+        n.tried = static_cast<std::uint16_t>(n.tried | bit);
+        if (used + (n.choice.prev >= 0 && t != n.choice.prev) > preemption_bound) continue;
+        n.choice.pick = static_cast<std::uint8_t>(t);
+        found = true;
+      }
+      if (!found) stack.pop_back();
+    }
+    if (!found) {
+      out.exhausted = true;
+      return out;
+    }
+  }
+  return out;
+}
+
+Schedule shrink(int threads, const std::function<void(int)>& body, const Schedule& failing,
+                const std::function<bool(const RunResult&)>& failed, int max_tries, std::uint64_t max_steps) {
+  Options options;
+  options.max_steps = max_steps;
+  options.schedule = failing;
+  Recorded best = run_recorded(threads, body, options);
+  if (!failed(best.result) && best.result.ending == RunResult::Ending::kFinished) return failing;
+  Schedule best_schedule = best.result.replay;
+  int tries = 0;
+  bool improved = true;
+  while (improved && tries < max_tries) {
+    improved = false;
+    for (std::size_t j = 0; j < best.choices.size() && tries < max_tries && !improved; ++j) {
+      const Choice& c = best.choices[j];
+      if (c.prev < 0 || c.pick == c.prev) continue;  // not a preemption
+      // Two candidates without this preemption: stop preempting from here
+      // on (the list ends: the rest runs without preemptions), or only not
+      // here (the list falls back to not preempting where its later picks
+      // no longer fit).
+      Schedule cut = best_schedule;
+      cut.picks.resize(j);
+      cut.picks.push_back(static_cast<std::uint8_t>(c.prev));
+      Schedule skip = best_schedule;
+      skip.picks[j] = static_cast<std::uint8_t>(c.prev);
+      for (const Schedule* candidate : {&cut, &skip}) {
+        options.schedule = *candidate;
+        Recorded r = run_recorded(threads, body, options);
+        ++tries;
+        const bool fails = failed(r.result) || r.result.ending != RunResult::Ending::kFinished;
+        if (fails && r.result.preemptions < best.result.preemptions) {
+          best = std::move(r);
+          best_schedule = best.result.replay;
+          improved = true;
+          break;
+        }
+      }
+    }
+  }
+  return best_schedule;
+}
+
+}  // namespace mmv::sched

@@ -1,0 +1,123 @@
+// A controlled scheduler for deterministic concurrency tests (as Loom,
+// Shuttle, Coyote and CHESS do it): real threads, but exactly one runs at a
+// time, and it hands over only at scheduling points -- the synchronization
+// events of impl/, hooked in its few wrappers (impl/mutex.h,
+// impl/mmap_lock.h, impl/refcount.h, impl/rcu.cc). A strategy picks the
+// next thread at each point; the picks are the schedule, printable and
+// replayable exactly.
+//
+// Strategies:
+//  - random: a uniform pick at each point (seeded);
+//  - pct: probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010)
+//    with bug depth d: random distinct thread priorities, d - 1 priority
+//    change points among the first k steps; the highest-priority runnable
+//    thread runs. A bug of depth d is found with probability at least
+//    1 / (n k^(d-1)) per run;
+//  - list: replays a recorded sequence of picks (what every failure prints);
+//  - dfs (explore()): every schedule up to a preemption bound, in turn.
+//
+// Blocking: a thread that cannot go on (a lock held by another thread, a
+// grace period with readers inside) calls block_on(obj) and is not runnable
+// until someone calls released(obj). No runnable thread while some are
+// blocked is a deadlock: run() reports it, with each thread's position,
+// and leaves those threads blocked for ever (the caller reports and exits).
+// A run longer than max_steps points is reported too (a livelock bound),
+// never silently passed.
+//
+// Data races stay visible to ThreadSanitizer: the baton is a relaxed atomic
+// and a raw futex, and the scheduler's own state is touched only in
+// functions TSan does not instrument, so a hand-over creates no
+// happens-before edge; the only ordering TSan sees is the program's own.
+//
+// Outside a run (or in a build without MMV_SCHED), the hooks do nothing.
+//
+// Thread safety: one run() at a time per process.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mmv::sched {
+
+inline constexpr int kMaxThreads = 16;
+
+// ---- Hooks (called by impl/) ---------------------------------------------
+
+// Whether the calling thread runs under a scheduler.
+bool active();
+// A scheduling point: the scheduler may switch to another thread here.
+// `what` names the event, for reports ("mutex lock", "refcount dec").
+void point(const char* what);
+// The calling thread cannot proceed until released(obj): switch away.
+void block_on(const void* obj, const char* what);
+// Threads blocked on obj may proceed.
+void released(const void* obj);
+
+// ---- Schedules -------------------------------------------------------------
+
+enum class Strategy { kRandom, kPct, kList };
+
+struct Schedule {
+  Strategy strategy = Strategy::kRandom;
+  std::uint64_t seed = 1;
+  int depth = 2;             // pct: the bug depth d
+  std::uint64_t k = 1000;    // pct: change points fall in steps [1, k]
+  std::vector<std::uint8_t> picks;  // list: the thread picked at each point with a choice
+
+  // "random:seed=7", "pct:seed=7,depth=2,k=1000", "list:0*12.1.0*3.2".
+  std::string to_string() const;
+  static std::optional<Schedule> parse(std::string_view text, std::string* error = nullptr);
+};
+
+struct Options {
+  Schedule schedule;
+  std::uint64_t max_steps = 200000;  // points per run before a livelock report
+};
+
+struct RunResult {
+  enum class Ending { kFinished, kDeadlock, kStepLimit } ending = Ending::kFinished;
+  std::uint64_t steps = 0;        // scheduling points passed
+  int preemptions = 0;            // switches away from a thread that could have gone on
+  Schedule replay;                // a list schedule that replays this run exactly
+  std::string report;             // deadlock / step limit: each thread's position
+};
+const char* ending_name(RunResult::Ending e);
+
+// Runs body(0), ..., body(threads - 1) on their own threads under the
+// scheduler, one at a time; returns when all have finished, or deadlocked,
+// or hit the step limit.
+RunResult run(int threads, const std::function<void(int)>& body, const Options& options);
+
+// ---- Systematic search -------------------------------------------------------
+
+struct ExploreResult {
+  std::uint64_t schedules = 0;  // runs made
+  bool exhausted = false;       // every schedule within the bound was run
+  std::optional<RunResult> failure;  // the first failing run, if any
+};
+
+// Runs body under every schedule with at most `preemption_bound`
+// preemptions (depth first over the picks), until `failed(run)` says a run
+// failed, max_schedules runs were made, or the space is exhausted.
+// `failed` is called after each run, on the calling thread.
+ExploreResult explore(int threads, const std::function<void(int)>& body,
+                      const std::function<bool(const RunResult&)>& failed, int preemption_bound,
+                      std::uint64_t max_schedules, std::uint64_t max_steps = 200000);
+
+// ---- Shrinking ---------------------------------------------------------------
+
+// From a failing list schedule, one with fewer preemptions that still fails
+// (each preemption removed in turn, greedily, while `fails` holds); at most
+// max_tries runs.
+Schedule shrink(int threads, const std::function<void(int)>& body, const Schedule& failing,
+                const std::function<bool(const RunResult&)>& failed, int max_tries = 200,
+                std::uint64_t max_steps = 200000);
+
+// The number of preemptions a list schedule makes.
+int preemptions(const Schedule& s);
+
+}  // namespace mmv::sched
