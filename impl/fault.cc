@@ -40,7 +40,6 @@ std::optional<VmaReadGuard> MmWithUser::lock_vma_under_rcu(Addr addr)
   if (!v) return std::nullopt;
   // Test-only fault (impl/fault_switch.h).
   const bool no_recheck = fault_active(Fault::kNoRangeRecheck);
-  if (no_recheck) std::this_thread::yield();
   // vma_start_read: a write-locked VMA (vm_lock_seq == mm_lock_seq) is
   // left alone; the check is repeated once the read lock is held, because
   // a writer may have marked it in between.

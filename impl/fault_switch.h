@@ -53,7 +53,7 @@ enum class Fault {
   kExitSkipsWriteback,
   // ---- Concurrency faults, for the stress suites (stress/fault_catch_test.cc).
   // mmget_not_zero: the increment-if-not-zero is a load, then a separate
-  // store of value + 1 (with a yield between them to widen the window): an
+  // store of value + 1 (two scheduling points, no widening yield): an
   // increment can be lost, and a user can come back from zero.
   kMmgetNotZeroRacy,
   // mprotect: the VMA whose flags change is not write-locked first
@@ -61,8 +61,9 @@ enum class Fault {
   // the flags change under it (a data race on VmaRef::flags_).
   kVmaChangedWithoutWriteLock,
   // lock_vma_under_rcu: no post-lock re-check that the VMA still contains
-  // addr (with a yield between the RCU lookup and the lock to widen the
-  // window); a reader can get a VMA that shrank away from its address.
+  // addr (no widening yield: the window is between the RCU lookup and the
+  // lock's scheduling points); a reader can get a VMA that shrank away from
+  // its address.
   kNoRangeRecheck,
   // MmuGather::add: the folio reference is put at once, before the TLB
   // flush for the batch. Known NOT to be caught: impl has no TLB that could
