@@ -455,7 +455,11 @@ Recorded run_recorded(int threads, const std::function<void(int)>& body, const O
   out.result.preemptions = s.preemptions;
   out.choices.assign(s.record, s.record + s.nrecord);
   out.result.replay.strategy = Strategy::kList;
-  for (const Choice& c : out.choices) out.result.replay.picks.push_back(c.pick);
+  for (const Choice& c : out.choices) {
+    out.result.replay.picks.push_back(c.pick);
+    out.result.runnable.push_back(c.runnable);
+    out.result.prev.push_back(c.prev);
+  }
   return out;
 }
 
@@ -465,42 +469,41 @@ RunResult run(int threads, const std::function<void(int)>& body, const Options& 
   return run_recorded(threads, body, options).result;
 }
 
-ExploreResult explore(int threads, const std::function<void(int)>& body,
-                      const std::function<bool(const RunResult&)>& failed, int preemption_bound,
-                      std::uint64_t max_schedules, std::uint64_t max_steps) {
+ExploreResult explore(const Runner& runner, int preemption_bound, std::uint64_t max_schedules) {
   struct Node {
-    Choice choice;
+    std::uint16_t runnable;
+    std::int8_t prev;
+    std::uint8_t pick;
     std::uint16_t tried;
   };
   std::vector<Node> stack;
   ExploreResult out;
-  Options options;
-  options.max_steps = max_steps;
-  options.schedule.strategy = Strategy::kList;
+  Schedule schedule;
+  schedule.strategy = Strategy::kList;
   while (out.schedules < max_schedules) {
-    options.schedule.picks.clear();
-    for (const Node& n : stack) options.schedule.picks.push_back(n.choice.pick);
-    Recorded r = run_recorded(threads, body, options);
+    schedule.picks.clear();
+    for (const Node& n : stack) schedule.picks.push_back(n.pick);
+    Trial t = runner(schedule);
     ++out.schedules;
-    for (std::size_t i = stack.size(); i < r.choices.size(); ++i)
-      stack.push_back({r.choices[i], static_cast<std::uint16_t>(1u << r.choices[i].pick)});
-    if (failed(r.result) || r.result.ending != RunResult::Ending::kFinished) {
-      out.failure = std::move(r.result);
+    const RunResult& r = t.run;
+    for (std::size_t i = stack.size(); i < r.replay.picks.size(); ++i)
+      stack.push_back({r.runnable[i], r.prev[i], r.replay.picks[i], static_cast<std::uint16_t>(1u << r.replay.picks[i])});
+    if (t.failed || r.ending != RunResult::Ending::kFinished) {
+      out.failure = std::move(t.run);
       return out;
     }
     // Backtrack to the deepest choice with an untried pick within the bound.
     bool found = false;
     while (!stack.empty() && !found) {
       int used = 0;
-      for (std::size_t i = 0; i + 1 < stack.size(); ++i)
-        used += stack[i].choice.prev >= 0 && stack[i].choice.pick != stack[i].choice.prev;
+      for (std::size_t i = 0; i + 1 < stack.size(); ++i) used += stack[i].prev >= 0 && stack[i].pick != stack[i].prev;
       Node& n = stack.back();
-      for (int t = 0; t < threads && !found; ++t) {
-        const std::uint16_t bit = static_cast<std::uint16_t>(1u << t);
-        if (!(n.choice.runnable & bit) || (n.tried & bit)) continue;
+      for (int th = 0; th < kMaxThreads && !found; ++th) {
+        const std::uint16_t bit = static_cast<std::uint16_t>(1u << th);
+        if (!(n.runnable & bit) || (n.tried & bit)) continue;
         n.tried = static_cast<std::uint16_t>(n.tried | bit);
-        if (used + (n.choice.prev >= 0 && t != n.choice.prev) > preemption_bound) continue;
-        n.choice.pick = static_cast<std::uint8_t>(t);
+        if (used + (n.prev >= 0 && th != n.prev) > preemption_bound) continue;
+        n.pick = static_cast<std::uint8_t>(th);
         found = true;
       }
       if (!found) stack.pop_back();
@@ -513,45 +516,65 @@ ExploreResult explore(int threads, const std::function<void(int)>& body,
   return out;
 }
 
-Schedule shrink(int threads, const std::function<void(int)>& body, const Schedule& failing,
-                const std::function<bool(const RunResult&)>& failed, int max_tries, std::uint64_t max_steps) {
-  Options options;
-  options.max_steps = max_steps;
-  options.schedule = failing;
-  Recorded best = run_recorded(threads, body, options);
-  if (!failed(best.result) && best.result.ending == RunResult::Ending::kFinished) return failing;
-  Schedule best_schedule = best.result.replay;
+namespace {
+Runner body_runner(int threads, const std::function<void(int)>& body,
+                   const std::function<bool(const RunResult&)>& failed, std::uint64_t max_steps) {
+  return [=](const Schedule& s) {
+    Options o;
+    o.schedule = s;
+    o.max_steps = max_steps;
+    Trial t;
+    t.run = run(threads, body, o);
+    t.failed = failed(t.run);
+    return t;
+  };
+}
+}  // namespace
+
+ExploreResult explore(int threads, const std::function<void(int)>& body,
+                      const std::function<bool(const RunResult&)>& failed, int preemption_bound,
+                      std::uint64_t max_schedules, std::uint64_t max_steps) {
+  return explore(body_runner(threads, body, failed, max_steps), preemption_bound, max_schedules);
+}
+
+Schedule shrink(const Runner& runner, const Schedule& failing, int max_tries) {
+  Trial best = runner(failing);
+  if (!best.failed && best.run.ending == RunResult::Ending::kFinished) return failing;
   int tries = 0;
   bool improved = true;
   while (improved && tries < max_tries) {
     improved = false;
-    for (std::size_t j = 0; j < best.choices.size() && tries < max_tries && !improved; ++j) {
-      const Choice& c = best.choices[j];
-      if (c.prev < 0 || c.pick == c.prev) continue;  // not a preemption
+    const Schedule& picks = best.run.replay;
+    for (std::size_t j = 0; j < picks.picks.size() && tries < max_tries && !improved; ++j) {
+      const int prev = best.run.prev[j];
+      if (prev < 0 || picks.picks[j] == prev) continue;  // not a preemption
       // Two candidates without this preemption: stop preempting from here
       // on (the list ends: the rest runs without preemptions), or only not
       // here (the list falls back to not preempting where its later picks
       // no longer fit).
-      Schedule cut = best_schedule;
+      Schedule cut = picks;
       cut.picks.resize(j);
-      cut.picks.push_back(static_cast<std::uint8_t>(c.prev));
-      Schedule skip = best_schedule;
-      skip.picks[j] = static_cast<std::uint8_t>(c.prev);
+      cut.picks.push_back(static_cast<std::uint8_t>(prev));
+      Schedule skip = picks;
+      skip.picks[j] = static_cast<std::uint8_t>(prev);
       for (const Schedule* candidate : {&cut, &skip}) {
-        options.schedule = *candidate;
-        Recorded r = run_recorded(threads, body, options);
+        Trial t = runner(*candidate);
         ++tries;
-        const bool fails = failed(r.result) || r.result.ending != RunResult::Ending::kFinished;
-        if (fails && r.result.preemptions < best.result.preemptions) {
-          best = std::move(r);
-          best_schedule = best.result.replay;
+        const bool fails = t.failed || t.run.ending != RunResult::Ending::kFinished;
+        if (fails && t.run.preemptions < best.run.preemptions) {
+          best = std::move(t);
           improved = true;
           break;
         }
       }
     }
   }
-  return best_schedule;
+  return best.run.replay;
+}
+
+Schedule shrink(int threads, const std::function<void(int)>& body, const Schedule& failing,
+                const std::function<bool(const RunResult&)>& failed, int max_tries, std::uint64_t max_steps) {
+  return shrink(body_runner(threads, body, failed, max_steps), failing, max_tries);
 }
 
 }  // namespace mmv::sched

@@ -84,6 +84,11 @@ struct RunResult {
   int preemptions = 0;            // switches away from a thread that could have gone on
   Schedule replay;                // a list schedule that replays this run exactly
   std::string report;             // deadlock / step limit: each thread's position
+  // At each choice of replay.picks: the threads that could run (a bit
+  // each), and the thread that could have gone on (-1: none). What DFS
+  // branches on and shrinking removes.
+  std::vector<std::uint16_t> runnable;
+  std::vector<std::int8_t> prev;
 };
 const char* ending_name(RunResult::Ending e);
 
@@ -92,7 +97,16 @@ const char* ending_name(RunResult::Ending e);
 // or hit the step limit.
 RunResult run(int threads, const std::function<void(int)>& body, const Options& options);
 
-// ---- Systematic search -------------------------------------------------------
+// ---- Systematic search and shrinking ------------------------------------------
+
+// One whole test under one schedule, run by the caller (which sets the test
+// up, calls run(), and checks): the scheduled run, and whether the test
+// failed.
+struct Trial {
+  RunResult run;
+  bool failed = false;
+};
+using Runner = std::function<Trial(const Schedule&)>;
 
 struct ExploreResult {
   std::uint64_t schedules = 0;  // runs made
@@ -100,19 +114,20 @@ struct ExploreResult {
   std::optional<RunResult> failure;  // the first failing run, if any
 };
 
-// Runs body under every schedule with at most `preemption_bound`
-// preemptions (depth first over the picks), until `failed(run)` says a run
-// failed, max_schedules runs were made, or the space is exhausted.
-// `failed` is called after each run, on the calling thread.
+// Runs the test under every schedule with at most `preemption_bound`
+// preemptions (depth first over the picks; a pick past the prefix never
+// preempts), until a run fails (or deadlocks, or hits the step limit),
+// max_schedules runs were made, or the space is exhausted.
+ExploreResult explore(const Runner& runner, int preemption_bound, std::uint64_t max_schedules);
+// The same for a body run by run() itself; `failed` is asked after each run.
 ExploreResult explore(int threads, const std::function<void(int)>& body,
                       const std::function<bool(const RunResult&)>& failed, int preemption_bound,
                       std::uint64_t max_schedules, std::uint64_t max_steps = 200000);
 
-// ---- Shrinking ---------------------------------------------------------------
-
-// From a failing list schedule, one with fewer preemptions that still fails
-// (each preemption removed in turn, greedily, while `fails` holds); at most
-// max_tries runs.
+// From a failing schedule, one with fewer preemptions that still fails:
+// each preemption in turn is dropped (from there on, or only there) while
+// the test still fails; at most max_tries runs.
+Schedule shrink(const Runner& runner, const Schedule& failing, int max_tries = 200);
 Schedule shrink(int threads, const std::function<void(int)>& body, const Schedule& failing,
                 const std::function<bool(const RunResult&)>& failed, int max_tries = 200,
                 std::uint64_t max_steps = 200000);

@@ -51,6 +51,20 @@ TEST(SchedCatch, MmgetNotZeroRacyIsFoundByPctAndReplaysExactly) {
   }
 }
 
+// DFS under a preemption bound finds the same fault systematically, and
+// the failing schedule is shrunk before it is printed.
+TEST(SchedCatch, DfsFindsMmgetNotZeroRacyAndShrinksItsSchedule) {
+  ChildRun find;
+  find.argv = {MMV_STRESS_RUNNER, "--test=refcount", "--threads=2", "--seed=1", "--ops=10",
+               "--sched=dfs",      "--bound=2",      "--schedules=5000"};
+  find.env = {{"MMV_FAULT", "kMmgetNotZeroRacy"}, {"MALLOC_PERTURB_", "165"}};
+  const ChildResult r = run_child(find);
+  ASSERT_TRUE(failed(r)) << ending_name(r.ending) << "\n" << r.output;
+  EXPECT_NE(r.output.find("dfs (bound 2) found a failure at schedule"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("shrunk: "), std::string::npos) << r.output;
+  EXPECT_FALSE(printed_schedule(r.output).empty()) << r.output;
+}
+
 TEST(SchedCatch, TheUnfaultedWorkloadsPassUnderTheScheduler) {
   for (const char* test : {"refcount", "vmalock", "mmaplock", "zap"}) {
     ChildRun run;

@@ -1,14 +1,17 @@
 // stress_runner: the stress workloads (stress/workload.h) for long jobs.
 //   stress_runner --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async
 //                 [--threads N] [--seconds S] [--seed X] [--ops K]
-//                 [--sched=random|pct --depth D --schedules N]
+//                 [--sched=random|pct|dfs --depth D --bound B --schedules N
+//                  --shrink TRIES]
 // Prints a summary (ops, ops/s, verdict); exits 1 on a failed verdict.
 // MMV_FAULT=<fault_name> switches a test-only fault on (impl/fault_switch.h).
 //
 // --sched runs the workload N times under the controlled scheduler
-// (sched/sched.h), one schedule each (seeds 1..N), ops bounded by --ops,
-// until one fails; it prints schedules/s and, for a failure, the line that
-// replays it exactly: MMV_SCHEDULE=<schedule> with the same arguments.
+// (sched/sched.h), one schedule each (random, pct: seeds 1..N; dfs: every
+// schedule with at most --bound preemptions), ops bounded by --ops, until
+// one fails; it prints schedules/s and, for a failure, shrinks its schedule
+// (--shrink runs at most) and prints the line that replays it exactly:
+// MMV_SCHEDULE=<schedule> with the same arguments.
 // MMV_SCHEDULE=<schedule> alone runs that one schedule.
 #include <algorithm>
 #include <chrono>
@@ -75,8 +78,8 @@ std::optional<StressReport> run_one(const std::string& test, const StressConfig&
 }
 
 // --sched / MMV_SCHEDULE: runs under the controlled scheduler.
-int run_scheduled(const std::string& test, StressConfig cfg, const std::string& strategy, int depth,
-                  unsigned long long schedules, int argc, char** argv) {
+int run_scheduled(const std::string& test, StressConfig cfg, const std::string& strategy, int depth, int bound,
+                  int shrink_tries, unsigned long long schedules, int argc, char** argv) {
   if (cfg.ops_per_thread >= 1000000000) cfg.ops_per_thread = 100;  // no --ops: a small bounded run
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
@@ -84,7 +87,8 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
   std::string args;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a.rfind("--sched", 0) == 0 || a.rfind("--depth", 0) == 0 || a.rfind("--schedules", 0) == 0) {
+    if (a.rfind("--sched", 0) == 0 || a.rfind("--depth", 0) == 0 || a.rfind("--schedules", 0) == 0 ||
+        a.rfind("--bound", 0) == 0 || a.rfind("--shrink", 0) == 0) {
       if (a.find('=') == std::string::npos) ++i;  // and its value
       continue;
     }
@@ -104,9 +108,55 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
     probe.schedule = mmv::sched::Schedule{};
     probe.schedule->strategy = mmv::sched::Strategy::kList;
     const std::optional<StressReport> r = run_one(test, probe);
-    if (r && r->sched_steps > 0) k = r->sched_steps;
+    if (r && r->sched_run && r->sched_run->steps > 0) k = r->sched_run->steps;
   }
+  // A whole test under one schedule, for DFS and shrinking.
+  const mmv::sched::Runner runner = [&](const mmv::sched::Schedule& s) {
+    StressConfig one = cfg;
+    one.schedule = s;
+    set_replay(replay_line(s.to_string()));
+    const std::optional<StressReport> r = run_one(test, one);
+    mmv::sched::Trial t;
+    if (r && r->sched_run) t.run = *r->sched_run;
+    t.failed = !r || !r->ok;
+    return t;
+  };
+  // A failing run: its schedule shrunk to fewer preemptions, then the
+  // replay line of that one.
+  auto report_failure = [&](const StressReport& r, const std::string& found_by, unsigned long long runs) {
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::printf("sched: %s found a failure at schedule %llu after %.2f s (%.0f schedules/s)\n", found_by.c_str(),
+                runs, secs, runs / secs);
+    std::printf("test=%s threads=%d seed=%llu verdict=FAIL\n%s\n%s", test.c_str(), cfg.threads,
+                static_cast<unsigned long long>(cfg.seed), failure_banner(cfg).c_str(), r.explanation.c_str());
+    std::string schedule = r.schedule;
+    if (r.sched_run && shrink_tries > 0) {
+      const mmv::sched::Schedule small = mmv::sched::shrink(runner, r.sched_run->replay, shrink_tries);
+      const mmv::sched::Trial check = runner(small);
+      std::printf("shrunk: %d preemptions -> %d\n", r.sched_run->preemptions, check.run.preemptions);
+      if (check.failed) schedule = small.to_string();
+    }
+    std::printf("replay: %s\n", replay_line(schedule).c_str());
+    std::fflush(stdout);
+    return 1;
+  };
   for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) std::signal(sig, print_replay_and_die);
+  if (strategy == "dfs" && !cfg.schedule) {
+    const mmv::sched::ExploreResult e = mmv::sched::explore(runner, bound, schedules);
+    if (e.failure) {
+      StressConfig one = cfg;
+      one.schedule = e.failure->replay;
+      const std::optional<StressReport> r = run_one(test, one);
+      if (r && !r->ok) return report_failure(*r, "dfs (bound " + std::to_string(bound) + ")", e.schedules);
+    }
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::printf("sched: %llu schedules (dfs, preemption bound %d)%s, %.2f s, %.0f schedules/s\n",
+                static_cast<unsigned long long>(e.schedules), bound, e.exhausted ? ", exhausted" : "", secs,
+                e.schedules / secs);
+    std::printf("test=%s threads=%d seed=%llu verdict=PASS\n", test.c_str(), cfg.threads,
+                static_cast<unsigned long long>(cfg.seed));
+    return 0;
+  }
 #if MMV_HAVE_SANITIZER_CALLBACK
   __sanitizer_set_death_callback(print_replay);
 #endif
@@ -129,15 +179,7 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
       return 2;
     }
     ++runs;
-    if (!r->ok) {
-      const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-      std::printf("sched: %s found a failure at schedule %llu of %llu after %.2f s (%.0f schedules/s)\n",
-                  one.schedule->to_string().c_str(), runs, total, secs, runs / secs);
-      std::printf("test=%s threads=%d seed=%llu verdict=FAIL\n%s\n%s", test.c_str(), cfg.threads,
-                  static_cast<unsigned long long>(cfg.seed), failure_banner(cfg).c_str(), r->explanation.c_str());
-      std::printf("replay: %s\n", replay_line(r->schedule).c_str());
-      return 1;
-    }
+    if (!r->ok) return report_failure(*r, one.schedule->to_string(), runs);
   }
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   std::printf("sched: %llu schedules (%s, depth %d), %.2f s, %.0f schedules/s\n", runs,
@@ -156,6 +198,8 @@ int main(int argc, char** argv) {
   std::string test = "zap";
   std::string sched_strategy;
   int depth = 2;
+  int bound = 2;           // dfs: preemption bound
+  int shrink_tries = 200;  // runs spent shrinking a failing schedule (0: none)
   unsigned long long schedules = 100;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -174,15 +218,22 @@ int main(int argc, char** argv) {
     else if (a == "--sched") sched_strategy = v;
     else if (a == "--depth") depth = std::atoi(v.c_str());
     else if (a == "--schedules") schedules = std::strtoull(v.c_str(), nullptr, 0);
+    else if (a == "--bound") bound = std::atoi(v.c_str());
+    else if (a == "--shrink") shrink_tries = std::atoi(v.c_str());
     else {
       std::cerr << "usage: " << argv[0]
                 << " --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async"
-                   " [--threads N] [--seconds S] [--seed X] [--ops K] [--sched=random|pct --depth D --schedules N]\n";
+                   " [--threads N] [--seconds S] [--seed X] [--ops K]"
+                   " [--sched=random|pct|dfs --depth D --bound B --schedules N --shrink TRIES]\n";
       return 2;
     }
   }
-  if (!sched_strategy.empty() && sched_strategy != "random" && sched_strategy != "pct") {
-    std::cerr << "--sched must be random or pct, not '" << sched_strategy << "'\n";
+  if (!sched_strategy.empty() && sched_strategy != "random" && sched_strategy != "pct" && sched_strategy != "dfs") {
+    std::cerr << "--sched must be random, pct or dfs, not '" << sched_strategy << "'\n";
+    return 2;
+  }
+  if (bound < 0 || shrink_tries < 0) {
+    std::cerr << "--bound and --shrink must not be negative\n";
     return 2;
   }
   if (depth < 1 || depth > 16 || schedules == 0) {
@@ -202,7 +253,8 @@ int main(int argc, char** argv) {
     }
     cfg.schedule = *s;
   }
-  if (cfg.schedule || !sched_strategy.empty()) return run_scheduled(test, cfg, sched_strategy, depth, schedules, argc, argv);
+  if (cfg.schedule || !sched_strategy.empty())
+    return run_scheduled(test, cfg, sched_strategy, depth, bound, shrink_tries, schedules, argc, argv);
   StressReport r;
   if (test == "zap") {
     // The linearizability check bounds one history to a few hundred

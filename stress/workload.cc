@@ -77,7 +77,7 @@ void run_threads(const StressConfig& cfg, StressReport& rep, Body body) {
         options);
     rep.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     rep.schedule = r.replay.to_string();
-    rep.sched_steps = r.steps;
+    rep.sched_run = r;
     if (r.ending != sched::RunResult::Ending::kFinished) {
       std::printf("%s\n%s: %s\nschedule: %s\nverdict=FAIL\n", failure_banner(cfg).c_str(),
                   sched::ending_name(r.ending), r.report.c_str(), rep.schedule.c_str());

@@ -56,7 +56,7 @@ struct StressReport {
   double check_seconds = 0;  // wall time of checking the history afterwards (0: not measured)
   std::string notes;         // e.g. linearizability kUnknown parts
   std::string schedule;      // under a schedule: the list schedule that replays the run exactly
-  std::uint64_t sched_steps = 0;  // under a schedule: the scheduling points the run passed
+  std::optional<sched::RunResult> sched_run;  // under a schedule: what the scheduler saw
   double ops_per_second() const { return seconds > 0 ? ops / seconds : 0; }
   double checked_per_second() const { return check_seconds > 0 ? ops / check_seconds : 0; }
   // The share of the run spent checking, in percent.
