@@ -71,6 +71,11 @@ enum class Fault {
   // so nothing can observe the early free. Kept as the honest example of a
   // rule the suite cannot check; see the issue 5 closing note.
   kFreeBeforeFlush,
+  // Folio::put: the reference is dropped with a load and a separate store
+  // of value - 1 (refcount_dec_and_test written as two steps): a concurrent
+  // get or put in between is lost, and a folio leaks or is freed while
+  // still mapped.
+  kFolioPutRacy,
 };
 
 constexpr const char* fault_name(Fault f) {
@@ -87,6 +92,7 @@ constexpr const char* fault_name(Fault f) {
     case Fault::kVmaChangedWithoutWriteLock: return "kVmaChangedWithoutWriteLock";
     case Fault::kNoRangeRecheck: return "kNoRangeRecheck";
     case Fault::kFreeBeforeFlush: return "kFreeBeforeFlush";
+    case Fault::kFolioPutRacy: return "kFolioPutRacy";
   }
   return "?";
 }

@@ -2,6 +2,8 @@
 
 #include <cassert>
 
+#include "impl/fault_switch.h"
+
 namespace mmv::impl {
 
 FrameWord* Page::ensure_data() {
@@ -88,7 +90,9 @@ Folio::Folio(FolioId id, FolioKind kind, unsigned order, std::uint32_t refs,
 }
 
 bool Folio::put() {
-  if (refcount_.dec() != AtomicRefcount::Event::kHitZero) return false;
+  // Test-only fault (impl/fault_switch.h).
+  const bool racy = fault_active(Fault::kFolioPutRacy);
+  if ((racy ? refcount_.racy_dec() : refcount_.dec()) != AtomicRefcount::Event::kHitZero) return false;
   if (owner_) owner_->folio_freed(*this);
   delete this;
   return true;

@@ -57,6 +57,17 @@ class AtomicRefcount {
     v_.store(v + 1, std::memory_order_release);
     return true;
   }
+  // Test-only fault (impl/fault_switch.h): kFolioPutRacy's broken
+  // decrement -- a load, then a separate store, each a scheduling point.
+  Event racy_dec() {
+    sched_point("refcount load");
+    const std::uint32_t v = v_.load(std::memory_order_acquire);
+    if (v > kMax) return Event::kOk;
+    if (v == 0) return Event::kUnderflow;
+    sched_point("refcount store");
+    v_.store(v - 1, std::memory_order_release);
+    return v == 1 ? Event::kHitZero : Event::kOk;
+  }
   // refcount_inc_not_zero: false, and no change, when the counter is zero.
   bool inc_not_zero(Event* ev) {
     sched_point("refcount inc_not_zero");

@@ -104,11 +104,17 @@ const FaultCase kMmgetNotZeroRacy{impl::Fault::kMmgetNotZeroRacy, "refcount", 30
 // depth 3 does, in a few dozen schedules.
 const FaultCase kNoRangeRecheck{impl::Fault::kNoRangeRecheck, "vmalock", 60, {Ending::kVerdict}, 3,
                                 {"--sched=pct", "--depth=3", "--schedules=2000"}};
+// Folio::put as a load and a separate store: a concurrent get or put is
+// lost; a folio leaks (the invariants see refcount != mappings) or is freed
+// while mapped (a use after free).
+const FaultCase kFolioPutRacy{impl::Fault::kFolioPutRacy, "zap", 40, kUseAfterFree, 3,
+                              {"--sched=pct", "--depth=2", "--schedules=500"}};
 // mprotect without vma_start_write: a reader's VMA changes under it.
 const FaultCase kVmaChangedWithoutWriteLock{impl::Fault::kVmaChangedWithoutWriteLock, "vmalock", 5000, kRace, 20};
 
 TEST(FaultCatch, MmgetNotZeroRacyIsCaughtByRefcountStress) { ExpectCaught(kMmgetNotZeroRacy); }
 TEST(FaultCatch, NoRangeRecheckIsCaughtByVmaLockStress) { ExpectCaught(kNoRangeRecheck); }
+TEST(FaultCatch, FolioPutRacyIsCaughtByZapStress) { ExpectCaught(kFolioPutRacy); }
 TEST(FaultCatch, VmaChangedWithoutWriteLockIsCaughtByVmaLockStress) {
   ExpectCaught(kVmaChangedWithoutWriteLock);
 }
@@ -116,7 +122,7 @@ TEST(FaultCatch, VmaChangedWithoutWriteLockIsCaughtByVmaLockStress) {
 // The same children with the fault off come back clean: what the tests
 // above count as a catch is the fault's doing, not the workload's.
 TEST(FaultCatch, WithoutTheFaultEveryWorkloadComesBackClean) {
-  for (const FaultCase* fc : {&kMmgetNotZeroRacy, &kNoRangeRecheck}) {
+  for (const FaultCase* fc : {&kMmgetNotZeroRacy, &kNoRangeRecheck, &kFolioPutRacy}) {
     FaultCase off = *fc;
     off.fault = impl::Fault::kNone;
     // Under the scheduler, 100 clean schedules make the point.
