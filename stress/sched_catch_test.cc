@@ -19,6 +19,12 @@ std::string printed_schedule(const std::string& output) {
   return to == std::string::npos ? "" : output.substr(from, to - from);
 }
 
+// stress_runner's "sched: ..." summary line, or "".
+std::string sched_line(const std::string& output) {
+  const std::size_t at = output.find("sched: ");
+  return at == std::string::npos ? "" : output.substr(at + 7, output.find('\n', at) - at - 7);
+}
+
 bool failed(const ChildResult& r) {
   return r.ending == Ending::kVerdict || r.ending == Ending::kCrash || r.ending == Ending::kAsan ||
          r.ending == Ending::kTsan || r.ending == Ending::kUbsan;
@@ -34,7 +40,7 @@ TEST(SchedCatch, MmgetNotZeroRacyIsFoundByPctAndReplaysExactly) {
                              << found.output;
   const std::string schedule = printed_schedule(found.output);
   ASSERT_FALSE(schedule.empty()) << "no replay line printed:\n" << found.output;
-  std::printf("found: %s (%s, %.2f s)\n", found.evidence.c_str(), ending_name(found.ending), found.seconds);
+  std::printf("sched: kMmgetNotZeroRacy, refcount: %s\n", sched_line(found.output).c_str());
 
   ChildRun replay;
   replay.argv = {MMV_STRESS_RUNNER, "--test=refcount", "--threads=4", "--seed=1", "--ops=50"};
@@ -63,6 +69,7 @@ TEST(SchedCatch, DfsFindsMmgetNotZeroRacyAndShrinksItsSchedule) {
   EXPECT_NE(r.output.find("dfs (bound 2) found a failure at schedule"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("shrunk: "), std::string::npos) << r.output;
   EXPECT_FALSE(printed_schedule(r.output).empty()) << r.output;
+  std::printf("sched: kMmgetNotZeroRacy, refcount: %s\n", sched_line(r.output).c_str());
 }
 
 TEST(SchedCatch, TheUnfaultedWorkloadsPassUnderTheScheduler) {
@@ -72,6 +79,7 @@ TEST(SchedCatch, TheUnfaultedWorkloadsPassUnderTheScheduler) {
                 "--sched=pct", "--depth=3", "--schedules=20"};
     const ChildResult r = run_child(run);
     EXPECT_EQ(r.ending, Ending::kClean) << test << ":\n" << r.output;
+    std::printf("sched: %s, no fault: %s\n", test, sched_line(r.output).c_str());
     EXPECT_NE(r.output.find("20 schedules"), std::string::npos) << test << ":\n" << r.output;
   }
 }
