@@ -76,6 +76,11 @@ enum class Fault {
   // get or put in between is lost, and a folio leaks or is freed while
   // still mapped.
   kFolioPutRacy,
+  // Mm::publish_vmas: the new VMA snapshot is made visible to RCU readers
+  // before it is filled in (publish before init). Readers may find no VMA,
+  // which they survive by falling back to the mmap lock, so only TSan sees
+  // it: the entries are written after the release that published them.
+  kPublishBeforeInit,
 };
 
 constexpr const char* fault_name(Fault f) {
@@ -93,6 +98,7 @@ constexpr const char* fault_name(Fault f) {
     case Fault::kNoRangeRecheck: return "kNoRangeRecheck";
     case Fault::kFreeBeforeFlush: return "kFreeBeforeFlush";
     case Fault::kFolioPutRacy: return "kFolioPutRacy";
+    case Fault::kPublishBeforeInit: return "kPublishBeforeInit";
   }
   return "?";
 }

@@ -83,9 +83,13 @@ void Mm::remove_vma(VmaRef* v) {
 
 void Mm::publish_vmas() {
   auto* snap = new VmaSnapshot;
+  // Test-only fault (impl/fault_switch.h): the snapshot is published before
+  // it is filled in.
+  const bool early = fault_active(Fault::kPublishBeforeInit);
+  const VmaSnapshot* old = early ? rcu_vmas_.exchange(snap, std::memory_order_acq_rel) : nullptr;
   snap->entries.reserve(vmas_.size());
   for (const auto& [start, v] : vmas_) snap->entries.push_back({v->start_, v->end_, v});
-  const VmaSnapshot* old = rcu_vmas_.exchange(snap, std::memory_order_acq_rel);
+  if (!early) old = rcu_vmas_.exchange(snap, std::memory_order_acq_rel);
   rcu::retire_delete(old);
   for (VmaRef* v : removed_) rcu::retire_delete(static_cast<VmaMixedMap*>(v));
   removed_.clear();

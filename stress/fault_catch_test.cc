@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "impl/fault_switch.h"
+#include "impl/sanitizers.h"
 #include "stress/child_run.h"
 
 #ifndef MMV_STRESS_RUNNER
@@ -115,6 +116,15 @@ const FaultCase kVmaChangedWithoutWriteLock{impl::Fault::kVmaChangedWithoutWrite
 TEST(FaultCatch, MmgetNotZeroRacyIsCaughtByRefcountStress) { ExpectCaught(kMmgetNotZeroRacy); }
 TEST(FaultCatch, NoRangeRecheckIsCaughtByVmaLockStress) { ExpectCaught(kNoRangeRecheck); }
 TEST(FaultCatch, FolioPutRacyIsCaughtByZapStress) { ExpectCaught(kFolioPutRacy); }
+
+#if MMV_TSAN
+// A VMA snapshot published before it is filled in: readers survive an
+// empty one (they fall back to the mmap lock), so only TSan can see it --
+// and it does under the scheduler too, whose hand-over hides no race.
+const FaultCase kPublishBeforeInit{impl::Fault::kPublishBeforeInit, "vmalock", 60, {Ending::kTsan}, 3,
+                                   {"--sched=pct", "--depth=2", "--schedules=50"}};
+TEST(FaultCatch, PublishBeforeInitIsCaughtByTsanUnderTheScheduler) { ExpectCaught(kPublishBeforeInit); }
+#endif
 TEST(FaultCatch, VmaChangedWithoutWriteLockIsCaughtByVmaLockStress) {
   ExpectCaught(kVmaChangedWithoutWriteLock);
 }

@@ -83,6 +83,12 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
   if (cfg.ops_per_thread >= 1000000000) cfg.ops_per_thread = 100;  // no --ops: a small bounded run
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
+  // A crash or a sanitizer's report ends the process mid-run: print the
+  // replay line of the run in progress then.
+  for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) std::signal(sig, print_replay_and_die);
+#if MMV_HAVE_SANITIZER_CALLBACK
+  __sanitizer_set_death_callback(print_replay);
+#endif
   // The arguments that replay a run, with MMV_SCHEDULE in front.
   std::string args;
   for (int i = 1; i < argc; ++i) {
@@ -107,6 +113,7 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
     StressConfig probe = cfg;
     probe.schedule = mmv::sched::Schedule{};
     probe.schedule->strategy = mmv::sched::Strategy::kList;
+    set_replay(replay_line(probe.schedule->to_string()));
     const std::optional<StressReport> r = run_one(test, probe);
     if (r && r->sched_run && r->sched_run->steps > 0) k = r->sched_run->steps;
   }
@@ -140,7 +147,6 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
     std::fflush(stdout);
     return 1;
   };
-  for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) std::signal(sig, print_replay_and_die);
   if (strategy == "dfs" && !cfg.schedule) {
     const mmv::sched::ExploreResult e = mmv::sched::explore(runner, bound, schedules);
     if (e.failure) {
@@ -157,9 +163,6 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
                 static_cast<unsigned long long>(cfg.seed));
     return 0;
   }
-#if MMV_HAVE_SANITIZER_CALLBACK
-  __sanitizer_set_death_callback(print_replay);
-#endif
   unsigned long long runs = 0;
   const unsigned long long total = cfg.schedule ? 1 : schedules;
   for (unsigned long long i = 0; i < total; ++i) {
