@@ -73,7 +73,7 @@ TEST(SchedCatch, DfsFindsMmgetNotZeroRacyAndShrinksItsSchedule) {
 }
 
 TEST(SchedCatch, TheUnfaultedWorkloadsPassUnderTheScheduler) {
-  for (const char* test : {"refcount", "vmalock", "mmaplock", "zap"}) {
+  for (const char* test : {"refcount", "vmalock", "mmaplock", "zap", "teardown", "teardown-async"}) {
     ChildRun run;
     run.argv = {MMV_STRESS_RUNNER, std::string("--test=") + test, "--threads=3", "--seed=3", "--ops=40",
                 "--sched=pct", "--depth=3", "--schedules=20"};
