@@ -78,8 +78,10 @@ struct State {
 
 // The baton holds a token: the run's generation times 32 plus the thread's
 // index, so a thread left blocked by an earlier run (a deadlock) never
-// mistakes a later run's baton for its own.
+// mistakes a later run's baton for its own. Each thread index sleeps on its
+// own futex word, so a hand-over wakes only the thread it hands to.
 std::atomic<int> g_turn{kNobody};
+std::atomic<int> g_wake[kMaxThreads];
 std::atomic<int> g_done{0};
 int g_generation = 0;  // written by run() between runs only
 State* g_state = nullptr;
@@ -110,15 +112,29 @@ MMV_NO_TSAN std::uint64_t splitmix(std::uint64_t& x) {
 
 MMV_NO_TSAN void wait_for_turn() {
   const int mine = t_token;
-  for (int t = g_turn.load(std::memory_order_relaxed); t != mine; t = g_turn.load(std::memory_order_relaxed))
-    futex(&g_turn, FUTEX_WAIT_PRIVATE, t);
+  std::atomic<int>& word = g_wake[t_self];
+  for (;;) {
+    // Read the word before the baton: a hand-over in between changes the
+    // word, and the wait then returns at once.
+    const int seen = word.load(std::memory_order_relaxed);
+    if (g_turn.load(std::memory_order_relaxed) == mine) break;
+    futex(&word, FUTEX_WAIT_PRIVATE, seen);
+  }
   fence();
 }
 
 MMV_NO_TSAN void hand_to(int next) {
   fence();
   g_turn.store(token(g_generation, next), std::memory_order_relaxed);
-  futex(&g_turn, FUTEX_WAKE_PRIVATE, INT_MAX);
+  g_wake[next].fetch_add(1, std::memory_order_relaxed);
+  futex(&g_wake[next], FUTEX_WAKE_PRIVATE, INT_MAX);
+}
+
+// For a thread whose run has ended without it (a deadlock or the step
+// limit): it never runs again.
+[[noreturn]] MMV_NO_TSAN void park_forever() {
+  std::atomic<int> never{0};
+  for (;;) futex(&never, FUTEX_WAIT_PRIVATE, 0);
 }
 
 // The run is over (all finished, deadlock or step limit): wake the caller
@@ -206,7 +222,7 @@ MMV_NO_TSAN void reschedule(State& s, int me, bool me_can_go_on) {
       end_run(s, RunResult::Ending::kFinished);
     }
     if (s.slots[me].status == Status::kFinished) return;
-    for (;;) futex(&g_turn, FUTEX_WAIT_PRIVATE, g_turn.load(std::memory_order_relaxed));  // blocked for ever
+    park_forever();
   }
   if (next == me) return;
   hand_to(next);
@@ -221,7 +237,7 @@ MMV_NO_TSAN void at_point(const char* what) {
   if (++s.steps > s.max_steps) {
     write_report(s, "step limit reached (a livelock, or raise max_steps)");
     end_run(s, RunResult::Ending::kStepLimit);
-    for (;;) futex(&g_turn, FUTEX_WAIT_PRIVATE, g_turn.load(std::memory_order_relaxed));
+    park_forever();
   }
   reschedule(s, me, true);
 }
@@ -374,14 +390,6 @@ std::optional<Schedule> Schedule::parse(std::string_view text, std::string* erro
   return s;
 }
 
-int preemptions(const Schedule& s) {
-  // Only a run knows who could have gone on; count pick changes as an
-  // upper bound for a list read on its own.
-  int n = 0;
-  for (std::size_t i = 1; i < s.picks.size(); ++i) n += s.picks[i] != s.picks[i - 1];
-  return n;
-}
-
 namespace {
 
 struct Recorded {
@@ -411,7 +419,9 @@ Recorded run_recorded(int threads, const std::function<void(int)>& body, const O
   }
   s.picks = sch.picks.data();
   s.npicks = sch.picks.size();
-  auto record = std::make_unique<Choice[]>(options.max_steps + 2);
+  // Not value-initialised: a run writes only the choices it makes, and
+  // only the pages it touches are ever mapped in.
+  std::unique_ptr<Choice[]> record(new Choice[options.max_steps + 2]);
   s.record = record.get();
   s.record_cap = options.max_steps + 2;
 

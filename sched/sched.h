@@ -132,7 +132,4 @@ Schedule shrink(int threads, const std::function<void(int)>& body, const Schedul
                 const std::function<bool(const RunResult&)>& failed, int max_tries = 200,
                 std::uint64_t max_steps = 200000);
 
-// The number of preemptions a list schedule makes.
-int preemptions(const Schedule& s);
-
 }  // namespace mmv::sched
