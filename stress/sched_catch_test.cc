@@ -30,11 +30,19 @@ bool failed(const ChildResult& r) {
          r.ending == Ending::kTsan || r.ending == Ending::kUbsan;
 }
 
+// stress_runner on the refcount workload (seed 1) with kMmgetNotZeroRacy
+// switched on, and `args`.
+ChildRun racy_refcount(const std::vector<std::string>& args) {
+  ChildRun run;
+  run.argv = {MMV_STRESS_RUNNER, "--test=refcount", "--seed=1"};
+  run.argv.insert(run.argv.end(), args.begin(), args.end());
+  run.env = {{"MMV_FAULT", "kMmgetNotZeroRacy"}, {"MALLOC_PERTURB_", "165"}};
+  return run;
+}
+
 TEST(SchedCatch, MmgetNotZeroRacyIsFoundByPctAndReplaysExactly) {
-  ChildRun find;
-  find.argv = {MMV_STRESS_RUNNER, "--test=refcount", "--threads=4", "--seed=1", "--ops=50",
-               "--sched=pct",      "--depth=2",      "--schedules=200"};
-  find.env = {{"MMV_FAULT", "kMmgetNotZeroRacy"}, {"MALLOC_PERTURB_", "165"}};
+  const ChildRun find =
+      racy_refcount({"--threads=4", "--ops=50", "--sched=pct", "--depth=2", "--schedules=200"});
   const ChildResult found = run_child(find);
   ASSERT_TRUE(failed(found)) << "not found in 200 PCT schedules: " << ending_name(found.ending) << "\n"
                              << found.output;
@@ -42,9 +50,8 @@ TEST(SchedCatch, MmgetNotZeroRacyIsFoundByPctAndReplaysExactly) {
   ASSERT_FALSE(schedule.empty()) << "no replay line printed:\n" << found.output;
   std::printf("sched: kMmgetNotZeroRacy, refcount: %s\n", sched_line(found.output).c_str());
 
-  ChildRun replay;
-  replay.argv = {MMV_STRESS_RUNNER, "--test=refcount", "--threads=4", "--seed=1", "--ops=50"};
-  replay.env = {{"MMV_FAULT", "kMmgetNotZeroRacy"}, {"MALLOC_PERTURB_", "165"}, {"MMV_SCHEDULE", schedule}};
+  ChildRun replay = racy_refcount({"--threads=4", "--ops=50"});
+  replay.env.push_back({"MMV_SCHEDULE", schedule});
   for (int i = 0; i < 10; ++i) {
     const ChildResult r = run_child(replay);
     EXPECT_TRUE(failed(r)) << "replay " << i << " came back " << ending_name(r.ending) << "\n" << r.output;
@@ -60,11 +67,8 @@ TEST(SchedCatch, MmgetNotZeroRacyIsFoundByPctAndReplaysExactly) {
 // DFS under a preemption bound finds the same fault systematically, and
 // the failing schedule is shrunk before it is printed.
 TEST(SchedCatch, DfsFindsMmgetNotZeroRacyAndShrinksItsSchedule) {
-  ChildRun find;
-  find.argv = {MMV_STRESS_RUNNER, "--test=refcount", "--threads=2", "--seed=1", "--ops=10",
-               "--sched=dfs",      "--bound=2",      "--schedules=5000"};
-  find.env = {{"MMV_FAULT", "kMmgetNotZeroRacy"}, {"MALLOC_PERTURB_", "165"}};
-  const ChildResult r = run_child(find);
+  const ChildResult r =
+      run_child(racy_refcount({"--threads=2", "--ops=10", "--sched=dfs", "--bound=2", "--schedules=5000"}));
   ASSERT_TRUE(failed(r)) << ending_name(r.ending) << "\n" << r.output;
   EXPECT_NE(r.output.find("dfs (bound 2) found a failure at schedule"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("shrunk: "), std::string::npos) << r.output;
