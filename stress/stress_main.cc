@@ -20,6 +20,7 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <optional>
 #include <csignal>
 #include <unistd.h>
@@ -66,7 +67,10 @@ void set_replay(const std::string& line) {
   std::memcpy(g_replay, text.data(), g_replay_len);
 }
 
-// One run of a workload (zap: one round).
+constexpr std::string_view kTests[] = {"zap", "vmalock", "mmaplock", "refcount", "teardown", "teardown-async"};
+bool known_test(std::string_view test) { return std::find(std::begin(kTests), std::end(kTests), test) != std::end(kTests); }
+
+// One run of a workload (zap: one round); nullopt for a name not in kTests.
 std::optional<StressReport> run_one(const std::string& test, const StressConfig& cfg) {
   if (test == "zap") return run_zap(cfg);
   if (test == "vmalock") return run_vma_lock(cfg, true);
@@ -106,38 +110,32 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
     return std::string(fault ? std::string("MMV_FAULT=") + fault + " " : "") + "MMV_SCHEDULE='" + schedule + "' " +
            argv[0] + args;
   };
-  std::uint64_t k = 1000;
-  if (!cfg.schedule && strategy == "pct") {
-    // PCT places its change points among the run's steps: measure them
-    // once, without preemptions.
-    StressConfig probe = cfg;
-    probe.schedule = mmv::sched::Schedule{};
-    probe.schedule->strategy = mmv::sched::Strategy::kList;
-    set_replay(replay_line(probe.schedule->to_string()));
-    const std::optional<StressReport> r = run_one(test, probe);
-    if (r && r->sched_run && r->sched_run->steps > 0) k = r->sched_run->steps;
-  }
-  // A whole test under one schedule, for DFS and shrinking.
+  // A whole test under one schedule: for every strategy, for DFS and for
+  // shrinking. The report of the last failing run is kept for printing.
+  std::optional<StressReport> last_failure;
   const mmv::sched::Runner runner = [&](const mmv::sched::Schedule& s) {
     StressConfig one = cfg;
     one.schedule = s;
     set_replay(replay_line(s.to_string()));
-    const std::optional<StressReport> r = run_one(test, one);
+    std::optional<StressReport> r = run_one(test, one);  // the test name was checked by the caller
     mmv::sched::Trial t;
-    if (r && r->sched_run) t.run = *r->sched_run;
-    t.failed = !r || !r->ok;
+    t.run = *r->sched_run;
+    t.failed = !r->ok;
+    if (t.failed) last_failure = std::move(r);
     return t;
   };
+  auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   // A failing run: its schedule shrunk to fewer preemptions, then the
   // replay line of that one.
-  auto report_failure = [&](const StressReport& r, const std::string& found_by, unsigned long long runs) {
-    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  auto report_failure = [&](const std::string& found_by, unsigned long long runs) {
+    const StressReport r = *last_failure;  // shrinking runs more tests
+    const double secs = seconds();
     std::printf("sched: %s found a failure at schedule %llu after %.2f s (%.0f schedules/s)\n", found_by.c_str(),
                 runs, secs, runs / secs);
     std::printf("test=%s threads=%d seed=%llu verdict=FAIL\n%s\n%s", test.c_str(), cfg.threads,
                 static_cast<unsigned long long>(cfg.seed), failure_banner(cfg).c_str(), r.explanation.c_str());
     std::string schedule = r.schedule;
-    if (r.sched_run && shrink_tries > 0) {
+    if (shrink_tries > 0) {
       const mmv::sched::Schedule small = mmv::sched::shrink(runner, r.sched_run->replay, shrink_tries);
       const mmv::sched::Trial check = runner(small);
       std::printf("shrunk: %d preemptions -> %d\n", r.sched_run->preemptions, check.run.preemptions);
@@ -147,49 +145,43 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
     std::fflush(stdout);
     return 1;
   };
-  if (strategy == "dfs" && !cfg.schedule) {
-    const mmv::sched::ExploreResult e = mmv::sched::explore(runner, bound, schedules);
-    if (e.failure) {
-      StressConfig one = cfg;
-      one.schedule = e.failure->replay;
-      const std::optional<StressReport> r = run_one(test, one);
-      if (r && !r->ok) return report_failure(*r, "dfs (bound " + std::to_string(bound) + ")", e.schedules);
-    }
-    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::printf("sched: %llu schedules (dfs, preemption bound %d)%s, %.2f s, %.0f schedules/s\n",
-                static_cast<unsigned long long>(e.schedules), bound, e.exhausted ? ", exhausted" : "", secs,
-                e.schedules / secs);
+  auto report_pass = [&](const std::string& what, unsigned long long runs) {
+    const double secs = seconds();
+    std::printf("sched: %llu schedules (%s), %.2f s, %.0f schedules/s\n", runs, what.c_str(), secs, runs / secs);
     std::printf("test=%s threads=%d seed=%llu verdict=PASS\n", test.c_str(), cfg.threads,
                 static_cast<unsigned long long>(cfg.seed));
     return 0;
+  };
+
+  if (cfg.schedule) {  // MMV_SCHEDULE: that one schedule
+    if (runner(*cfg.schedule).failed) return report_failure(cfg.schedule->to_string(), 1);
+    return report_pass("replay", 1);
   }
-  unsigned long long runs = 0;
-  const unsigned long long total = cfg.schedule ? 1 : schedules;
-  for (unsigned long long i = 0; i < total; ++i) {
-    StressConfig one = cfg;
-    if (!cfg.schedule) {
-      mmv::sched::Schedule s;
-      s.strategy = strategy == "pct" ? mmv::sched::Strategy::kPct : mmv::sched::Strategy::kRandom;
-      s.seed = i + 1;
-      s.depth = depth;
-      s.k = k;
-      one.schedule = s;
-    }
-    set_replay(replay_line(one.schedule->to_string()));
-    const std::optional<StressReport> r = run_one(test, one);
-    if (!r) {
-      std::cerr << "unknown --test " << test << "\n";
-      return 2;
-    }
-    ++runs;
-    if (!r->ok) return report_failure(*r, one.schedule->to_string(), runs);
+  if (strategy == "dfs") {
+    const mmv::sched::ExploreResult e = mmv::sched::explore(runner, bound, schedules);
+    if (e.failure && last_failure) return report_failure("dfs (bound " + std::to_string(bound) + ")", e.schedules);
+    return report_pass("dfs, preemption bound " + std::to_string(bound) + (e.exhausted ? ", exhausted" : ""),
+                       e.schedules);
   }
-  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("sched: %llu schedules (%s, depth %d), %.2f s, %.0f schedules/s\n", runs,
-              cfg.schedule ? "replay" : strategy.c_str(), depth, secs, runs / secs);
-  std::printf("test=%s threads=%d seed=%llu verdict=PASS\n", test.c_str(), cfg.threads,
-              static_cast<unsigned long long>(cfg.seed));
-  return 0;
+  std::uint64_t k = 1000;
+  if (strategy == "pct") {
+    // PCT places its change points among the run's steps: measure them
+    // once, without preemptions.
+    mmv::sched::Schedule probe;
+    probe.strategy = mmv::sched::Strategy::kList;
+    const mmv::sched::Trial t = runner(probe);
+    if (t.failed) return report_failure("a run without preemptions", 1);
+    if (t.run.steps > 0) k = t.run.steps;
+  }
+  for (unsigned long long i = 0; i < schedules; ++i) {
+    mmv::sched::Schedule s;
+    s.strategy = strategy == "pct" ? mmv::sched::Strategy::kPct : mmv::sched::Strategy::kRandom;
+    s.seed = i + 1;
+    s.depth = depth;
+    s.k = k;
+    if (runner(s).failed) return report_failure(s.to_string(), i + 1);
+  }
+  return report_pass(strategy + ", depth " + std::to_string(depth), schedules);
 }
 
 }  // namespace
@@ -256,6 +248,10 @@ int main(int argc, char** argv) {
     }
     cfg.schedule = *s;
   }
+  if (!known_test(test)) {
+    std::cerr << "unknown --test " << test << "\n";
+    return 2;
+  }
   if (cfg.schedule || !sched_strategy.empty())
     return run_scheduled(test, cfg, sched_strategy, depth, bound, shrink_tries, schedules, argc, argv);
   StressReport r;
@@ -297,14 +293,8 @@ int main(int argc, char** argv) {
                 total > 0 ? 100 * r.check_seconds / total : 0, total, r.ops / total);
     r.seconds = total;
   }
-  else if (test == "vmalock") r = run_vma_lock(cfg, true);
-  else if (test == "mmaplock") r = run_vma_lock(cfg, false);
-  else if (test == "refcount") r = run_refcount(cfg);
-  else if (test == "teardown") r = run_teardown(cfg, false);
-  else if (test == "teardown-async") r = run_teardown(cfg, true);
   else {
-    std::cerr << "unknown --test " << test << "\n";
-    return 2;
+    r = *run_one(test, cfg);
   }
   std::printf("test=%s threads=%d seed=%llu ops=%llu seconds=%.3f ops/s=%.0f verdict=%s\n", test.c_str(),
               cfg.threads, static_cast<unsigned long long>(cfg.seed), static_cast<unsigned long long>(r.ops),
