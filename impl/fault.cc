@@ -6,7 +6,6 @@
 // concurrent fault may have got there first, in which case the access is
 // simply retried, as the CPU would.
 #include <algorithm>
-#include <thread>
 
 #include "impl/fault_switch.h"
 #include "impl/mm.h"

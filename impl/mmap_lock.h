@@ -36,8 +36,7 @@ class MMV_CAPABILITY("mmap_lock") MmapLock {
   void unlock() MMV_RELEASE() {
     seq_.fetch_add(1, std::memory_order_release);
     lockdep::release(lockdep::LockClass::kMmap, this);
-    rw_.unlock();
-    sched_released(&rw_);
+    sched_unlock(rw_);
   }
   void lock_shared() MMV_ACQUIRE_SHARED() {
     lockdep::acquire(lockdep::LockClass::kMmap, this);
@@ -51,8 +50,7 @@ class MMV_CAPABILITY("mmap_lock") MmapLock {
   }
   void unlock_shared() MMV_RELEASE_SHARED() {
     lockdep::release(lockdep::LockClass::kMmap, this);
-    rw_.unlock_shared();
-    sched_released(&rw_);
+    sched_unlock_shared(rw_);
   }
 
   // For guards, whose ownership of this lock Clang cannot see: tells the

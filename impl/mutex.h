@@ -29,8 +29,7 @@ class MMV_CAPABILITY("mutex") Mutex {
   }
   void unlock() MMV_RELEASE() {
     lockdep::release(cls_, this);
-    mu_.unlock();
-    sched_released(&mu_);
+    sched_unlock(mu_);
   }
 
  private:

@@ -47,10 +47,7 @@ std::atomic<int> g_scheduled_readers{0};
 class SchedGuard {
  public:
   explicit SchedGuard(std::mutex& mu) : mu_(mu) { sched_lock(mu_, "rcu internal lock"); }
-  ~SchedGuard() {
-    mu_.unlock();
-    sched_released(&mu_);
-  }
+  ~SchedGuard() { sched_unlock(mu_); }
   SchedGuard(const SchedGuard&) = delete;
   SchedGuard& operator=(const SchedGuard&) = delete;
 

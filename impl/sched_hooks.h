@@ -50,4 +50,18 @@ void sched_lock_shared(SharedLockable& lock, const char* what) {
   while (!lock.try_lock_shared()) sched_block_on(&lock, what);
 }
 
+// lock.unlock(), then threads blocked on it under the scheduler may go on.
+template <class Lockable>
+void sched_unlock(Lockable& lock) {
+  lock.unlock();
+  sched_released(&lock);
+}
+
+// lock.unlock_shared(), likewise.
+template <class SharedLockable>
+void sched_unlock_shared(SharedLockable& lock) {
+  lock.unlock_shared();
+  sched_released(&lock);
+}
+
 }  // namespace mmv::impl

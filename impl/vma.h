@@ -64,8 +64,7 @@ class MMV_CAPABILITY("vma_lock") VmaLock {
   }
   void unlock_shared() MMV_RELEASE_SHARED() {
     lockdep::release(lockdep::LockClass::kVma, this);
-    rw_.unlock_shared();
-    sched_released(&rw_);
+    sched_unlock_shared(rw_);
   }
   void lock() MMV_ACQUIRE() {
     lockdep::acquire(lockdep::LockClass::kVma, this);
@@ -73,8 +72,7 @@ class MMV_CAPABILITY("vma_lock") VmaLock {
   }
   void unlock() MMV_RELEASE() {
     lockdep::release(lockdep::LockClass::kVma, this);
-    rw_.unlock();
-    sched_released(&rw_);
+    sched_unlock(rw_);
   }
 
  private:
