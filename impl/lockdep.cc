@@ -4,7 +4,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+#include <cstring>
 #include <vector>
+
+#if MMV_SCHED
+#include "sched/sched.h"
+#endif
 
 namespace mmv::impl::lockdep {
 namespace {
@@ -51,16 +56,47 @@ thread_local std::vector<Held> t_held;
 bool may_nest(LockClass c) { return c == LockClass::kVma; }
 
 void report(const std::string& what) {
-  std::ostringstream os;
-  os << what << "; held by this thread:";
-  for (const Held& h : t_held) os << ' ' << class_name(h.cls) << '@' << h.lock;
-  g_handler.load()(os.str());
+  g_handler.load()(what + "; held by this thread: " + held_text());
 }
+
+std::string hex(const void* p) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%p", p);
+  return b;
+}
+
+bool checking() {
+  static const bool on = [] {
+    const char* v = std::getenv("MMV_LOCKDEP");
+    return !(v && std::strcmp(v, "off") == 0);
+  }();
+  return on;
+}
+
+#if MMV_SCHED
+// The blocking thread's locks. lockdep records a lock when the thread asks
+// for it, so the one it waits for is on the list too: marked "acquiring"
+// (the wrappers block on their first member, whose address is the lock's).
+void held_for_sched(const void* waiting_for, char* buf, std::size_t cap) {
+  std::string held, acquiring;
+  for (const Held& h : t_held) {
+    std::string& to = h.lock == waiting_for ? acquiring : held;
+    to += (to.empty() ? "" : " ") + std::string(class_name(h.cls)) + '@' + hex(h.lock);
+  }
+  if (held.empty() && acquiring.empty()) {
+    buf[0] = 0;
+    return;
+  }
+  std::snprintf(buf, cap, "%s%s%s", held.empty() ? "nothing" : held.c_str(),
+                acquiring.empty() ? "" : ", acquiring ", acquiring.c_str());
+}
+[[maybe_unused]] const bool g_sched_hook = (sched::set_held_locks_hook(&held_for_sched), true);
+#endif
 
 }  // namespace
 
 void acquire(LockClass c, const void* lock, bool trylock) {
-  if (!trylock) {
+  if (!trylock && checking()) {
     for (const Held& h : t_held) {
       if (h.lock == lock) {
         report(std::string("recursive acquire of ") + class_name(c) + " lock");
@@ -92,6 +128,12 @@ void release(LockClass c, const void* lock) {
 }
 
 int held_count() { return static_cast<int>(t_held.size()); }
+
+std::string held_text() {
+  std::ostringstream os;
+  for (const Held& h : t_held) os << (&h == &t_held.front() ? "" : " ") << class_name(h.cls) << '@' << h.lock;
+  return os.str();
+}
 #endif
 
 }  // namespace mmv::impl::lockdep

@@ -10,6 +10,14 @@
 //   pte -> page cache -> async work queue
 // (page-table locks are PMD before PTE; folio state is atomics, after all.)
 //
+// MMV_LOCKDEP=off in the environment turns the order checks off (the
+// held-lock lists stay): to show that the controlled scheduler finds, as a
+// deadlock, an inversion lockdep would have reported first
+// (stress/fault_catch_test.cc).
+//
+// Under the controlled scheduler (sched/sched.h), a thread that blocks
+// hands it its held-lock list, so a deadlock report says who holds what.
+//
 // Compiled in when MMV_LOCKDEP is 1 (CMake option MMV_LOCKDEP, on in every
 // preset but release); otherwise every function here is an empty inline.
 //
@@ -51,10 +59,13 @@ void acquire(LockClass c, const void* lock, bool trylock = false);
 void release(LockClass c, const void* lock);
 // Number of locks this thread holds (for tests and assertions).
 int held_count();
+// "mmap@0x... pte@0x...": the locks this thread holds, oldest first.
+std::string held_text();
 #else
 inline void acquire(LockClass, const void*, bool = false) {}
 inline void release(LockClass, const void*) {}
 inline int held_count() { return 0; }
+inline std::string held_text() { return ""; }
 #endif
 
 }  // namespace mmv::impl::lockdep

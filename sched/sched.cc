@@ -39,6 +39,7 @@ struct Slot {
   Status status = Status::kRunnable;
   const void* blocked_on = nullptr;
   const char* where = "start";  // the last point or block
+  char held[160] = {};          // at the last block: the locks it held
 };
 
 // One choice point: who could run, who was running (-1: it could not go
@@ -150,14 +151,30 @@ MMV_NO_TSAN void end_run(State& s, RunResult::Ending e) {
   futex(&g_done, FUTEX_WAKE_PRIVATE, INT_MAX);
 }
 
+// strncpy, but in uninstrumented code: libc's string functions are
+// intercepted by TSan even when called from MMV_NO_TSAN functions, and a
+// slot's text is written by one thread and read by another with no edge
+// TSan can see. The empty asm keeps the compiler from turning the loop
+// into a memcpy call.
+MMV_NO_TSAN void copy_text(char* to, std::size_t cap, const char* from) {
+  std::size_t i = 0;
+  for (; i + 1 < cap && from[i]; ++i) {
+    to[i] = from[i];
+    asm volatile("" ::: "memory");
+  }
+  to[i] = 0;
+}
+
 MMV_NO_TSAN void write_report(State& s, const char* headline) {
   int used = std::snprintf(s.report, sizeof s.report, "%s after %llu steps:\n", headline,
                            static_cast<unsigned long long>(s.steps));
   for (int i = 0; i < s.n && used < static_cast<int>(sizeof s.report); ++i) {
     const Slot& t = s.slots[i];
     const char* status = t.status == Status::kFinished ? "finished" : t.status == Status::kBlocked ? "blocked" : "runnable";
-    used += std::snprintf(s.report + used, sizeof s.report - used, "  thread %d: %s at %s (object %p)\n", i, status,
-                          t.where, t.blocked_on);
+    char held[sizeof t.held];
+    copy_text(held, sizeof held, t.status == Status::kBlocked ? t.held : "");
+    used += std::snprintf(s.report + used, sizeof s.report - used, "  thread %d: %s at %s (object %p)%s%s\n", i,
+                          status, t.where, t.blocked_on, held[0] ? ", holding " : "", held);
   }
 }
 
@@ -242,9 +259,10 @@ MMV_NO_TSAN void at_point(const char* what) {
   reschedule(s, me, true);
 }
 
-MMV_NO_TSAN void at_block(const void* obj, const char* what) {
+MMV_NO_TSAN void at_block(const void* obj, const char* what, const char* held) {
   State& s = *g_state;
   const int me = t_self;
+  copy_text(s.slots[me].held, sizeof s.slots[me].held, held);
   s.slots[me].status = Status::kBlocked;
   s.slots[me].blocked_on = obj;
   s.slots[me].where = what;
@@ -297,6 +315,8 @@ std::string runs_text(const std::vector<std::uint8_t>& picks) {
   return out;
 }
 
+std::atomic<HeldLocksFn> g_held_hook{nullptr};
+
 }  // namespace
 
 bool active() { return t_self >= 0; }
@@ -306,8 +326,15 @@ void point(const char* what) {
 }
 
 void block_on(const void* obj, const char* what) {
-  if (t_self >= 0) at_block(obj, what);
+  if (t_self < 0) return;
+  // Asked here, on the blocking thread, where its held-lock list is its
+  // own: the report is written by whichever thread finds the deadlock.
+  char held[sizeof Slot::held] = "";
+  if (const HeldLocksFn fn = g_held_hook.load(std::memory_order_relaxed)) fn(obj, held, sizeof held);
+  at_block(obj, what, held);
 }
+
+void set_held_locks_hook(HeldLocksFn fn) { g_held_hook.store(fn, std::memory_order_relaxed); }
 
 void released(const void* obj) {
   if (t_self >= 0) at_release(obj);

@@ -34,6 +34,7 @@
 // Thread safety: one run() at a time per process.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -56,6 +57,13 @@ void point(const char* what);
 void block_on(const void* obj, const char* what);
 // Threads blocked on obj may proceed.
 void released(const void* obj);
+
+// Writes what the calling thread holds into buf (a NUL-terminated line of
+// at most cap bytes), about to block on `waiting_for`. The code whose locks
+// block_on() stands for registers it (impl/ registers lockdep's held-lock
+// list); block_on() asks it, so a deadlock report says who holds what.
+using HeldLocksFn = void (*)(const void* waiting_for, char* buf, std::size_t cap);
+void set_held_locks_hook(HeldLocksFn fn);
 
 // ---- Schedules -------------------------------------------------------------
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -177,14 +178,25 @@ TEST(Sched, DfsExhaustsACorrectProgram) {
 }
 
 // Two locks taken in opposite orders: a deadlock under one interleaving.
-// The locks are scheduler waits, like impl/sched_hooks.h's.
+// The locks are scheduler waits, like impl/sched_hooks.h's, and keep a
+// held-lock list per thread, like impl/lockdep.h's.
+thread_local std::vector<const char*> t_held;
+void held_names(const void*, char* buf, std::size_t cap) {
+  std::string s;
+  for (const char* n : t_held) s += (s.empty() ? "" : " ") + std::string(n);
+  std::snprintf(buf, cap, "%s", s.c_str());
+}
+
 struct Lock {
+  const char* name;
   std::mutex mu;
-  void lock(const char* what) {
-    point(what);
-    while (!mu.try_lock()) block_on(&mu, what);
+  void lock() {
+    point(name);
+    while (!mu.try_lock()) block_on(&mu, name);
+    t_held.push_back(name);
   }
   void unlock() {
+    t_held.pop_back();
     mu.unlock();
     released(&mu);
   }
@@ -192,23 +204,28 @@ struct Lock {
 
 TEST(Sched, ALockInversionIsReportedAsADeadlock) {
   // Leaked on purpose: a deadlocked run leaves its threads blocked on them.
-  auto* a = new Lock;
-  auto* b = new Lock;
+  auto* a = new Lock{"A", {}};
+  auto* b = new Lock{"B", {}};
+  set_held_locks_hook(&held_names);
   const ExploreResult r = explore(
       2,
       [=](int t) {
         Lock& first = t == 0 ? *a : *b;
         Lock& second = t == 0 ? *b : *a;
-        first.lock(t == 0 ? "lock A" : "lock B");
-        second.lock(t == 0 ? "lock B" : "lock A");
+        first.lock();
+        second.lock();
         second.unlock();
         first.unlock();
       },
       [](const RunResult&) { return false; }, 2, 1000);
+  set_held_locks_hook(nullptr);
   ASSERT_TRUE(r.failure.has_value());
   EXPECT_EQ(r.failure->ending, RunResult::Ending::kDeadlock);
-  EXPECT_NE(r.failure->report.find("thread 0: blocked at lock B"), std::string::npos) << r.failure->report;
-  EXPECT_NE(r.failure->report.find("thread 1: blocked at lock A"), std::string::npos) << r.failure->report;
+  // Each thread's position, and what it holds.
+  EXPECT_NE(r.failure->report.find("thread 0: blocked at B"), std::string::npos) << r.failure->report;
+  EXPECT_NE(r.failure->report.find("thread 1: blocked at A"), std::string::npos) << r.failure->report;
+  EXPECT_NE(r.failure->report.find("), holding A\n"), std::string::npos) << r.failure->report;
+  EXPECT_NE(r.failure->report.find("), holding B\n"), std::string::npos) << r.failure->report;
 }
 
 TEST(Sched, ALivelockHitsTheStepLimit) {
