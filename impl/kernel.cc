@@ -1,10 +1,13 @@
 #include "impl/kernel.h"
 
 #include "impl/mm.h"
+#include "impl/sched_hooks.h"
 
 namespace mmv::impl {
 
-Kernel::Kernel() : worker_([this] { worker_loop(); }) {}
+Kernel::Kernel(Worker worker) {
+  if (worker == Worker::kOwnThread) worker_ = std::thread([this] { worker_loop(); });
+}
 
 Kernel::~Kernel() {
   drain_work();
@@ -13,7 +16,7 @@ Kernel::~Kernel() {
     stopping_ = true;
   }
   work_cv_.notify_all();
-  worker_.join();
+  if (worker_.joinable()) worker_.join();
   {
     // Files drop the mm_count references of mms that still map them.
     std::map<FileId, std::unique_ptr<File>> files;
@@ -115,8 +118,44 @@ void Kernel::queue_work(std::function<void()> work) {
   {
     MutexLock g(work_lock_);
     work_.push_back(std::move(work));
+    pending_.fetch_add(1, std::memory_order_relaxed);
   }
   work_cv_.notify_all();
+  wake_server();
+}
+
+void Kernel::wake_server() { sched_released(&pending_); }
+
+bool Kernel::run_one_work() {
+  std::function<void()> work;
+  {
+    MutexLock g(work_lock_);
+    if (work_.empty()) return false;
+    work = std::move(work_.front());
+    work_.pop_front();
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    ++running_;
+  }
+  work();
+  {
+    MutexLock g(work_lock_);
+    --running_;
+  }
+  work_cv_.notify_all();
+  return true;
+}
+
+void Kernel::serve_work_until(const std::function<bool()>& done) {
+  for (;;) {
+    if (run_one_work()) continue;
+    // No scheduling point from these loads to the wait: a queue_work() or
+    // wake_server() can only come before them (seen here) or after the
+    // wait began (wakes it).
+    if (pending_.load(std::memory_order_relaxed) > 0) continue;
+    if (done()) return;
+    if (sched_active()) sched_block_on(&pending_, "async work queue empty");
+    else std::this_thread::yield();
+  }
 }
 
 void Kernel::drain_work() {
@@ -126,21 +165,12 @@ void Kernel::drain_work() {
 
 void Kernel::worker_loop() {
   for (;;) {
-    std::function<void()> work;
     {
       MutexLock g(work_lock_);
       while (work_.empty() && !stopping_) work_cv_.wait(work_lock_);
       if (work_.empty()) return;
-      work = std::move(work_.front());
-      work_.pop_front();
-      ++running_;
     }
-    work();
-    {
-      MutexLock g(work_lock_);
-      --running_;
-    }
-    work_cv_.notify_all();
+    run_one_work();  // this thread is the only one that takes work
   }
 }
 

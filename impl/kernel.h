@@ -47,7 +47,12 @@ enum class Cache { kWarm, kCold };  // as model::System::Cache
 
 class Kernel final : private FolioOwner {
  public:
-  Kernel();
+  // Who runs queued work (mmput_async's teardowns): the Kernel's own
+  // worker thread, or a thread of the caller's that calls
+  // serve_work_until() -- under the controlled scheduler (sched/sched.h),
+  // a scheduled thread, so the teardown is scheduled like everything else.
+  enum class Worker { kOwnThread, kCallerServes };
+  explicit Kernel(Worker worker = Worker::kOwnThread);
   ~Kernel();  // runs queued teardowns, then frees what RCU still holds
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
@@ -92,6 +97,12 @@ class Kernel final : private FolioOwner {
   void queue_work(std::function<void()> work) MMV_EXCLUDES(work_lock_);
   // Waits until every queued work item has run.
   void drain_work() MMV_EXCLUDES(work_lock_);
+  // Worker::kCallerServes: runs queued work on the calling thread until the
+  // queue is empty and done() is true, waiting in between (a scheduler wait
+  // under the scheduler). done() must not take locks; whoever makes it true
+  // calls wake_server() after.
+  void serve_work_until(const std::function<bool()>& done) MMV_EXCLUDES(work_lock_);
+  void wake_server();
   void report_bug(std::string bug) MMV_EXCLUDES(registry_lock_);
   std::vector<std::string> bugs() MMV_EXCLUDES(registry_lock_);
 
@@ -101,6 +112,8 @@ class Kernel final : private FolioOwner {
 
  private:
   void worker_loop() MMV_EXCLUDES(work_lock_);
+  // Runs one queued item on this thread; false if there was none.
+  bool run_one_work() MMV_EXCLUDES(work_lock_);
   void folio_freed(Folio& f) override MMV_EXCLUDES(registry_lock_);
 
   std::atomic<bool> fail_next_{false};
@@ -117,7 +130,10 @@ class Kernel final : private FolioOwner {
   std::deque<std::function<void()>> work_ MMV_GUARDED_BY(work_lock_);
   int running_ MMV_GUARDED_BY(work_lock_) = 0;
   bool stopping_ MMV_GUARDED_BY(work_lock_) = false;
-  std::thread worker_;
+  // work_.size(), readable without the lock: the server's last look before
+  // it waits must not be a scheduling point, or a wake-up could be lost.
+  std::atomic<int> pending_{0};
+  std::thread worker_;  // not started for Worker::kCallerServes
 };
 
 }  // namespace mmv::impl
