@@ -58,11 +58,17 @@ std::optional<VmaReadGuard> MmWithUser::lock_vma_under_rcu(Addr addr)
   return VmaReadGuard(v);
 }
 
+// Both accesses fault as Linux 6.4's handler did: under the VMA read lock
+// for an anonymous VMA; for a file or driver VMA (or when no VMA could be
+// locked) the fault is retried under the mmap read lock, with the VMA
+// lock released first (lock order: mmap before vma).
 Result<std::uint8_t> MmWithUser::read(Addr addr) {
-  if (auto vg = lock_vma_under_rcu(addr)) {
+  std::optional<VmaReadGuard> vg = lock_vma_under_rcu(addr);
+  if (vg && vg->vma().backing().kind == BackingKind::kAnon) {
     if (!(vg->vma().flags() & flags::kAccessMask)) return Errc::kSegv;
     return access(vg->vma(), addr, /*write=*/false, 0);
   }
+  retry_releases(vg);
   MmapReadGuard g(*this);
   VmaRef* v = g.vma_lookup(addr);
   if (!v || !(v->flags() & flags::kAccessMask)) return Errc::kSegv;
@@ -71,17 +77,34 @@ Result<std::uint8_t> MmWithUser::read(Addr addr) {
 
 Status MmWithUser::write(Addr addr, std::uint8_t value) {
   Result<std::uint8_t> r = Errc::kSegv;
-  if (auto vg = lock_vma_under_rcu(addr)) {
+  std::optional<VmaReadGuard> vg = lock_vma_under_rcu(addr);
+  if (vg && vg->vma().backing().kind == BackingKind::kAnon) {
     if (!(vg->vma().flags() & flags::kWrite)) return Errc::kSegv;
     r = access(vg->vma(), addr, /*write=*/true, value);
   } else {
-    MmapReadGuard g(*this);
-    VmaRef* v = g.vma_lookup(addr);
-    if (!v || !(v->flags() & flags::kWrite)) return Errc::kSegv;
-    r = access(*v, addr, /*write=*/true, value);
+    retry_releases(vg);
+    // Test-only fault (impl/fault_switch.h): the guard's scope ends before
+    // the access, which uses the VmaRef it gave after the mmap read lock
+    // is gone.
+    const bool after_unlock = fault_active(Fault::kVmaRefAfterUnlock);
+    VmaRef* v = nullptr;
+    {
+      MmapReadGuard g(*this);
+      v = g.vma_lookup(addr);
+      if (!v || !(v->flags() & flags::kWrite)) return Errc::kSegv;
+      if (!after_unlock) r = access(*v, addr, /*write=*/true, value);
+    }
+    if (after_unlock) r = access(*v, addr, /*write=*/true, value);
   }
   if (!r.ok()) return r.error();
   return {};
+}
+
+void MmWithUser::retry_releases(std::optional<VmaReadGuard>& vg) {
+  // Test-only fault (impl/fault_switch.h): the VMA stays read-locked while
+  // the mmap lock is taken -- an inversion that deadlocks against a writer
+  // holding the mmap lock and waiting for this VMA (vma_start_write).
+  if (!fault_active(Fault::kRetryKeepsVmaLock)) vg.reset();
 }
 
 Result<std::uint8_t> Mm::access(VmaRef& v, Addr addr, bool write, std::uint8_t value) {

@@ -81,6 +81,30 @@ enum class Fault {
   // which they survive by falling back to the mmap lock, so only TSan sees
   // it: the entries are written after the release that published them.
   kPublishBeforeInit,
+  // MmWithUser::write, retried under the mmap read lock: the guard's scope
+  // ends one line early, and the access uses the VmaRef after the lock it
+  // came from is gone. A writer may split, merge or free that VMA meanwhile:
+  // the fault reads its fields unlocked (a data race) or freed (a use after
+  // free), and may map a page where the VMA no longer allows it.
+  kVmaRefAfterUnlock,
+  // The retry of a fault under the mmap lock keeps the VMA read lock it
+  // could not use (vma_end_read after the retry, not before): vma -> mmap,
+  // an inversion. It deadlocks only when a writer holding the mmap write
+  // lock waits in vma_start_write for that same VMA. lockdep reports the
+  // order at once; with MMV_LOCKDEP=off the scheduler must report the
+  // deadlock.
+  kRetryKeepsVmaLock,
+  // File::writeback write-protects the mappings before it clears the
+  // folio's dirty bit (the order it had before the fix recorded in
+  // impl/file.cc): a write fault in between dirties the folio, the clear
+  // drops that, and the store through the now-writable PTE is never
+  // written back.
+  kWritebackProtectFirst,
+  // A thread's exit moves its cached frames to the shared free list
+  // without the list's mutex: two threads exiting together, or one exiting
+  // while another refills, corrupt the list. Nothing but TSan sees it
+  // reliably. (Not in MMV_ASAN builds, whose frames bypass the lists.)
+  kFreeListUnlocked,
 };
 
 constexpr const char* fault_name(Fault f) {
@@ -99,6 +123,10 @@ constexpr const char* fault_name(Fault f) {
     case Fault::kFreeBeforeFlush: return "kFreeBeforeFlush";
     case Fault::kFolioPutRacy: return "kFolioPutRacy";
     case Fault::kPublishBeforeInit: return "kPublishBeforeInit";
+    case Fault::kVmaRefAfterUnlock: return "kVmaRefAfterUnlock";
+    case Fault::kRetryKeepsVmaLock: return "kRetryKeepsVmaLock";
+    case Fault::kWritebackProtectFirst: return "kWritebackProtectFirst";
+    case Fault::kFreeListUnlocked: return "kFreeListUnlocked";
   }
   return "?";
 }

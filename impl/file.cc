@@ -1,5 +1,6 @@
 #include "impl/file.h"
 
+#include "impl/fault_switch.h"
 #include "impl/kernel.h"
 #include "impl/mm.h"
 
@@ -86,8 +87,14 @@ void File::writeback() {
     // the folio again. (Write-protecting first would let a write fault in
     // between make the PTE writable and then lose its dirty mark to the
     // clear, and later stores would never fault.)
-    if (!f->test_and_clear_dirty()) continue;
-    for (Mm* mm : mms) mm->mkclean(*this, *f);
+    // Test-only fault (impl/fault_switch.h): write-protect, then clear.
+    if (fault_active(Fault::kWritebackProtectFirst)) {
+      for (Mm* mm : mms) mm->mkclean(*this, *f);
+      if (!f->test_and_clear_dirty()) continue;
+    } else {
+      if (!f->test_and_clear_dirty()) continue;
+      for (Mm* mm : mms) mm->mkclean(*this, *f);
+    }
     MutexLock g(cache_lock_);
     backing_.at(index) = f->page(0).bytes();
   }

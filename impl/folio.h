@@ -29,6 +29,7 @@
 
 #include "impl/page_alloc.h"
 #include "impl/refcount.h"
+#include "impl/sched_hooks.h"
 #include "model/folio.h"
 #include "model/page_bytes.h"
 
@@ -96,8 +97,16 @@ class alignas(16) Folio {
   std::atomic<std::uint32_t>& pins() { return pins_; }
   std::uint32_t pins() const { return pins_.load(std::memory_order_acquire); }
   bool dirty() const { return dirty_.load(std::memory_order_acquire); }
-  void set_dirty() { dirty_.store(true, std::memory_order_release); }
-  bool test_and_clear_dirty() { return dirty_.exchange(false, std::memory_order_acq_rel); }
+  // Flag updates race (a fault dirties, writeback cleans): scheduling
+  // points under the controlled scheduler.
+  void set_dirty() {
+    sched_point("folio set dirty");
+    dirty_.store(true, std::memory_order_release);
+  }
+  bool test_and_clear_dirty() {
+    sched_point("folio test and clear dirty");
+    return dirty_.exchange(false, std::memory_order_acq_rel);
+  }
   bool accessed() const { return accessed_.load(std::memory_order_acquire); }
   void set_accessed() { accessed_.store(true, std::memory_order_release); }
 

@@ -276,6 +276,9 @@ class MmWithUser : public Mm {
   friend class Mm;
   // Drops one user; true if it was the last one (the caller tears down).
   bool put_user();
+  // A fault the VMA read lock cannot handle is retried under the mmap read
+  // lock: releases `vg` first (the lock order is mmap before vma).
+  static void retry_releases(std::optional<VmaReadGuard>& vg);
   MmWithUser(Kernel& kernel, Addr window_lo, Addr window_hi) : Mm(kernel, window_lo, window_hi) {}
   ~MmWithUser() = default;
 };

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <vector>
 
+#include "impl/fault_switch.h"
 #include "impl/sanitizers.h"
 
 namespace mmv::impl {
@@ -40,7 +41,9 @@ Shared& shared() {
 struct ThreadCache {
   std::vector<FramePtr> frames;
   ~ThreadCache() {
-    std::lock_guard<std::mutex> g(shared().mu);
+    // Test-only fault (impl/fault_switch.h): no lock.
+    std::unique_lock<std::mutex> g(shared().mu, std::defer_lock);
+    if (!fault_active(Fault::kFreeListUnlocked)) g.lock();
     shared().frames.insert(shared().frames.end(), frames.begin(), frames.end());
   }
 };

@@ -194,6 +194,10 @@ std::vector<std::string> System::check_invariants() const {
     if (!pt_.pte_tables.contains(pmd_down(a)))
       fail("pte ", std::hex, a, " has no PTE table");
     if (!vma_lookup(a)) fail("pte ", std::hex, a, " outside every VMA");
+    // mprotect write-protects what it takes VM_WRITE from, and a fault
+    // makes an entry writable only in a VMA with VM_WRITE.
+    else if (pte.writable && !(vma_lookup(a)->flags & flags::kWrite))
+      fail("pte ", std::hex, a, " is writable in a VMA without VM_WRITE");
     if (pte.zero_page) continue;
     auto it = folios_.find(pte.folio);
     if (it == folios_.end()) {
