@@ -1,5 +1,5 @@
 // stress_runner: the stress workloads (stress/workload.h) for long jobs.
-//   stress_runner --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async
+//   stress_runner --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async|teardown-mixed|writeback
 //                 [--threads N] [--seconds S] [--seed X] [--ops K]
 //                 [--sched=random|pct|dfs --depth D --bound B --schedules N
 //                  --shrink TRIES]
@@ -67,7 +67,8 @@ void set_replay(const std::string& line) {
   std::memcpy(g_replay, text.data(), g_replay_len);
 }
 
-constexpr std::string_view kTests[] = {"zap", "vmalock", "mmaplock", "refcount", "teardown", "teardown-async"};
+constexpr std::string_view kTests[] = {"zap",      "vmalock",        "mmaplock",       "refcount",
+                                       "teardown", "teardown-async", "teardown-mixed", "writeback"};
 bool known_test(std::string_view test) { return std::find(std::begin(kTests), std::end(kTests), test) != std::end(kTests); }
 
 // One run of a workload (zap: one round); nullopt for a name not in kTests.
@@ -76,8 +77,10 @@ std::optional<StressReport> run_one(const std::string& test, const StressConfig&
   if (test == "vmalock") return run_vma_lock(cfg, true);
   if (test == "mmaplock") return run_vma_lock(cfg, false);
   if (test == "refcount") return run_refcount(cfg);
-  if (test == "teardown") return run_teardown(cfg, false);
-  if (test == "teardown-async") return run_teardown(cfg, true);
+  if (test == "teardown") return run_teardown(cfg, Teardown::kSync);
+  if (test == "teardown-async") return run_teardown(cfg, Teardown::kAsync);
+  if (test == "teardown-mixed") return run_teardown(cfg, Teardown::kMixed);
+  if (test == "writeback") return run_writeback(cfg);
   return std::nullopt;
 }
 
@@ -116,6 +119,12 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
   const mmv::sched::Runner runner = [&](const mmv::sched::Schedule& s) {
     StressConfig one = cfg;
     one.schedule = s;
+    one.on_sched_abort = [&](const std::string& list) {
+      std::printf("sched: %s found a failure (the run could not finish) after %.2f s\nreplay: %s\n",
+                  s.to_string().c_str(), std::chrono::duration<double>(Clock::now() - t0).count(),
+                  replay_line(list).c_str());
+      std::fflush(stdout);
+    };
     set_replay(replay_line(s.to_string()));
     std::optional<StressReport> r = run_one(test, one);  // the test name was checked by the caller
     mmv::sched::Trial t;
@@ -136,6 +145,10 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
                 static_cast<unsigned long long>(cfg.seed), failure_banner(cfg).c_str(), r.explanation.c_str());
     std::string schedule = r.schedule;
     if (shrink_tries > 0) {
+      // Printed first: a candidate that crashes ends the process (with its
+      // own replay line, from the signal handler).
+      std::printf("replay (before shrinking): %s\n", replay_line(schedule).c_str());
+      std::fflush(stdout);
       const mmv::sched::Schedule small = mmv::sched::shrink(runner, r.sched_run->replay, shrink_tries);
       const mmv::sched::Trial check = runner(small);
       std::printf("shrunk: %d preemptions -> %d\n", r.sched_run->preemptions, check.run.preemptions);
@@ -217,7 +230,7 @@ int main(int argc, char** argv) {
     else if (a == "--shrink") shrink_tries = std::atoi(v.c_str());
     else {
       std::cerr << "usage: " << argv[0]
-                << " --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async"
+                << " --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async|teardown-mixed|writeback"
                    " [--threads N] [--seconds S] [--seed X] [--ops K]"
                    " [--sched=random|pct|dfs --depth D --bound B --schedules N --shrink TRIES]\n";
       return 2;

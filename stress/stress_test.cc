@@ -83,19 +83,32 @@ TEST(RefcountStress, WithoutThreads) {
 
 TEST(TeardownStress, LastMmputOnWhicheverThread) {
   const StressConfig c = Config(4, 41, 5000);
-  Expect(c, run_teardown(c, /*async=*/false));
+  Expect(c, run_teardown(c, Teardown::kSync));
 }
 TEST(TeardownStress, LastMmputAsyncOnWhicheverThread) {
   const StressConfig c = Config(4, 42, 5000);
-  Expect(c, run_teardown(c, /*async=*/true));
+  Expect(c, run_teardown(c, Teardown::kAsync));
+}
+TEST(TeardownStress, MmputMmputAsyncAndMmgetNotZeroRacedOnWhicheverThread) {
+  const StressConfig c = Config(4, 43, 5000);
+  Expect(c, run_teardown(c, Teardown::kMixed));
 }
 TEST(TeardownStress, WithoutThreads) {
   const StressConfig c = Config(1, 41, 5000);
-  Expect(c, run_teardown(c, /*async=*/false));
+  Expect(c, run_teardown(c, Teardown::kSync));
 }
 TEST(TeardownStress, AsyncWithoutThreads) {
   const StressConfig c = Config(1, 42, 5000);
-  Expect(c, run_teardown(c, /*async=*/true));
+  Expect(c, run_teardown(c, Teardown::kAsync));
+}
+
+TEST(WritebackStress, TwoMmsShareAFileAndNoWriteIsLost) {
+  const StressConfig c = Config(4, 51, 2000);
+  Expect(c, run_writeback(c));
+}
+TEST(WritebackStress, WithoutThreads) {
+  const StressConfig c = Config(1, 51, 2000);
+  Expect(c, run_writeback(c));
 }
 
 }  // namespace

@@ -49,6 +49,12 @@ class EnvFault {
 #endif
 };
 
+// The Kernel's worker for a run of cfg: under a schedule, a scheduled
+// thread of run_threads() (pass the Kernel as its `worker`).
+impl::Kernel::Worker kernel_worker(const StressConfig& cfg) {
+  return cfg.schedule ? impl::Kernel::Worker::kCallerServes : impl::Kernel::Worker::kOwnThread;
+}
+
 std::mt19937_64 thread_rng(std::uint64_t seed, int t) {
   std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
                     static_cast<std::uint32_t>(t), 0x5eedu};
@@ -58,29 +64,43 @@ std::mt19937_64 thread_rng(std::uint64_t seed, int t) {
 // Runs body(t, rng, keep_going) on cfg.threads threads started together;
 // keep_going(i) says whether op i may start (ops and time bound). Sets
 // rep.seconds, the wall time of the concurrent phase. Under a schedule the
-// threads run under the controlled scheduler, bounded by ops only.
+// threads run under the controlled scheduler, bounded by ops only; with
+// `worker` (a Kernel made with kernel_worker(cfg)), one more scheduled
+// thread, the last, serves its queued work (mmput_async's teardowns) until
+// the others have finished.
 template <class Body>
-void run_threads(const StressConfig& cfg, StressReport& rep, Body body) {
+void run_threads(const StressConfig& cfg, StressReport& rep, Body body, impl::Kernel* worker = nullptr) {
   const int n = std::max(1, cfg.threads);
   if (cfg.schedule) {
     sched::Options options;
     options.schedule = *cfg.schedule;
     options.max_steps = cfg.max_steps;
     const auto t0 = Clock::now();
+    std::atomic<int> finished{0};
     const sched::RunResult r = sched::run(
-        n,
+        worker ? n + 1 : n,
         [&](int t) {
+          if (t == n) {
+            worker->serve_work_until([&] { return finished.load(std::memory_order_relaxed) == n; });
+            return;
+          }
           std::mt19937_64 rng = thread_rng(cfg.seed, t);
           auto keep_going = [&](int i) { return i < cfg.ops_per_thread; };
           body(t, rng, keep_going);
+          if (worker) {
+            finished.fetch_add(1, std::memory_order_relaxed);
+            worker->wake_server();
+          }
         },
         options);
     rep.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     rep.schedule = r.replay.to_string();
     rep.sched_run = r;
     if (r.ending != sched::RunResult::Ending::kFinished) {
-      std::printf("%s\n%s: %s\nschedule: %s\nverdict=FAIL\n", failure_banner(cfg).c_str(),
-                  sched::ending_name(r.ending), r.report.c_str(), rep.schedule.c_str());
+      // The report names the ending ("deadlock: ...", "step limit ...").
+      std::printf("%s\n%s\nschedule: %s\nverdict=FAIL\n", failure_banner(cfg).c_str(), r.report.c_str(),
+                  rep.schedule.c_str());
+      if (cfg.on_sched_abort) cfg.on_sched_abort(rep.schedule);
       std::fflush(stdout);
       std::_Exit(1);
     }
@@ -427,7 +447,7 @@ StressReport run_vma_lock(const StressConfig& cfg, bool vma_lock) {
     }
     const int n = std::max(1, cfg.threads);
     struct Counts {
-      std::uint64_t ops = 0, hits = 0;
+      std::uint64_t ops = 0, hits = 0, busy = 0;
       std::vector<std::string> violations;
     };
     std::vector<Counts> counts(n);
@@ -465,7 +485,11 @@ StressReport run_vma_lock(const StressConfig& cfg, bool vma_lock) {
         ++c.hits;
         const Addr s1 = v.start(), e1 = v.end();
         const VmFlags f1 = v.flags();
-        std::this_thread::yield();
+        // The reader does some work while it holds the VMA: under the
+        // scheduler a point where the writer may run (and, if it ignores
+        // the lock, change the VMA under the reader).
+        if (sched::active()) sched::point("reader holds its VMA");
+        else std::this_thread::yield();
         const Addr s2 = v.start(), e2 = v.end();
         const VmFlags f2 = v.flags();
         std::string bad;
@@ -480,7 +504,14 @@ StressReport run_vma_lock(const StressConfig& cfg, bool vma_lock) {
         else if (!bad.empty())
           c.violations.push_back("");
       };
-      if (vma_lock) {
+      if (rng() % 4 == 0) {
+        // mmap_read_trylock, against a writer that may hold the lock.
+        if (auto g = impl::MmapReadGuard::try_lock(*m)) {
+          if (impl::VmaRef* v = g->vma_lookup(addr)) check(*v);
+        } else {
+          ++c.busy;
+        }
+      } else if (vma_lock) {
         if (auto g = m->lock_vma_under_rcu(addr)) check(g->vma());
       } else {
         impl::MmapReadGuard g(*m);
@@ -498,16 +529,17 @@ StressReport run_vma_lock(const StressConfig& cfg, bool vma_lock) {
         else read_op(rng, c);
       }
     });
-    std::uint64_t violations = 0, hits = 0;
+    std::uint64_t violations = 0, hits = 0, busy = 0;
     std::vector<std::string> shown;
     for (const Counts& c : counts) {
       rep.ops += c.ops;
       hits += c.hits;
+      busy += c.busy;
       violations += c.violations.size();
       for (const auto& s : c.violations)
         if (!s.empty()) shown.push_back(s);
     }
-    rep.notes = "reader hits: " + std::to_string(hits) + "\n";
+    rep.notes = "reader hits: " + std::to_string(hits) + ", trylocks that found the writer: " + std::to_string(busy) + "\n";
     if (violations) fail(rep, std::to_string(violations) + " reader violations:\n" + join_lines(shown));
     if (auto inv = m->check_invariants(); !inv.empty()) fail(rep, "invariants:\n" + join_lines(inv));
   }
@@ -599,10 +631,29 @@ checked:
 
 // ---- teardown --------------------------------------------------------------------
 
-StressReport run_teardown(const StressConfig& cfg, bool async) {
+namespace {
+// A shared mapping of `file` at file_at and an anonymous area at anon_at,
+// `pages` each; false if either mmap fails.
+bool map_file_and_anon(impl::MmWithUser& mm, FileId file, Addr file_at, Addr anon_at, std::uint64_t pages) {
+  MmapRequest f;
+  f.addr = file_at;
+  f.length = pages * kP;
+  f.fixed = true;
+  f.shared = true;
+  f.backing.kind = BackingKind::kFile;
+  f.backing.file = file;
+  MmapRequest a;
+  a.addr = anon_at;
+  a.length = pages * kP;
+  a.fixed = true;
+  return mm.mmap(f).ok() && mm.mmap(a).ok();
+}
+}  // namespace
+
+StressReport run_teardown(const StressConfig& cfg, Teardown how) {
   EnvFault env_fault;
   StressReport rep;
-  impl::Kernel kernel;
+  impl::Kernel kernel(kernel_worker(cfg));
   const int n = std::max(1, cfg.threads);
   const FileId file = kernel.create_file(cmd::file_contents(cmd::kFiles[0]));
   constexpr Addr kFileAt = 0x50000000, kAnonAt = 0x54000000;
@@ -612,23 +663,17 @@ StressReport run_teardown(const StressConfig& cfg, bool async) {
   {
     impl::ARef<impl::MmWithUser> mm = kernel.mm_alloc(cmd::kWindowLo, cmd::kWindowHi);
     keep = mm->grab();
-    MmapRequest f;
-    f.addr = kFileAt;
-    f.length = kPages * kP;
-    f.fixed = true;
-    f.shared = true;
-    f.backing.kind = BackingKind::kFile;
-    f.backing.file = file;
-    MmapRequest a;
-    a.addr = kAnonAt;
-    a.length = kPages * kP;
-    a.fixed = true;
-    if (!mm->mmap(f).ok() || !mm->mmap(a).ok()) {
+    if (!map_file_and_anon(*mm, file, kFileAt, kAnonAt, kPages)) {
       fail(rep, "setup mmap failed");
       return rep;
     }
     for (int t = 0; t < n; ++t) users.emplace_back(mm);  // mmget, taken before the threads start
   }  // the setup's own reference: dropped here, the threads' keep it alive
+  // kMixed: each thread also holds an mm_count reference, through which it
+  // tries mmget_not_zero after its own put.
+  std::vector<std::optional<impl::ARef<impl::Mm>>> grabs(n);
+  if (how == Teardown::kMixed)
+    for (auto& g : grabs) g = keep;
 
   struct Write {
     Addr addr;
@@ -663,8 +708,26 @@ StressReport run_teardown(const StressConfig& cfg, bool async) {
       }
     }
     // The last of these tears the address space down, on whichever thread.
-    if (async) u.into_raw()->mmput_async();
-  });
+    switch (how) {
+      case Teardown::kSync: break;  // u's destructor: mmput
+      case Teardown::kAsync: u.into_raw()->mmput_async(); break;
+      case Teardown::kMixed: {
+        // Every way a user's life can end, raced with the others': mmput,
+        // mmput_async, and an mmget_not_zero through an mm_count reference
+        // that may come back from a torn-down mm (it must not).
+        impl::ARef<impl::Mm> g = std::move(*grabs[t]);
+        grabs[t].reset();
+        if (rng() % 2) u.into_raw()->mmput_async();
+        else u = impl::ARef<impl::MmWithUser>::adopt(nullptr);
+        if (auto again = g->mmget_not_zero()) {
+          if ((*again)->life() != LifeState::kLive) errors[t] = "a user reference to a torn-down mm";
+          (void)(*again)->read(kAnonAt + (rng() % kPages) * kP);
+          if (rng() % 2) again->into_raw()->mmput_async();
+        }
+        break;
+      }
+    }
+  }, &kernel);
   kernel.drain_work();
   for (int t = 0; t < n; ++t) {
     rep.ops += ops[t];
@@ -691,6 +754,98 @@ StressReport run_teardown(const StressConfig& cfg, bool async) {
   }
   keep = impl::ARef<impl::Mm>::adopt(nullptr);  // frees it: check_mm runs
   if (auto bugs = kernel.bugs(); !bugs.empty()) fail(rep, "kernel bugs after free:\n" + join_lines(bugs));
+  return rep;
+}
+
+
+// ---- writeback, two mms ----------------------------------------------------------
+
+StressReport run_writeback(const StressConfig& cfg) {
+  EnvFault env_fault;
+  StressReport rep;
+  impl::Kernel kernel(kernel_worker(cfg));
+  const int n = std::max(1, cfg.threads);
+  // Few pages, so that writeback, faults and the mprotects meet on them.
+  constexpr Addr kFileAt = 0x50000000, kAnonAt = 0x54000000;
+  constexpr std::uint64_t kPages = 2;
+  const FileId file = kernel.create_file(cmd::file_contents(cmd::kFiles[0]));
+  auto map_both = [&](impl::MmWithUser& mm) { return map_file_and_anon(mm, file, kFileAt, kAnonAt, kPages); };
+  impl::ARef<impl::MmWithUser> a = kernel.mm_alloc(cmd::kWindowLo, cmd::kWindowHi);
+  if (!map_both(*a)) {
+    fail(rep, "setup mmap failed");
+    return rep;
+  }
+
+  struct Write {
+    Addr addr;  // in the file mapping (A's or B's: the same file offset)
+    std::uint8_t value;
+  };
+  struct Thread {
+    std::vector<Write> writes;  // successful ones, in program order
+    std::string error;
+    std::uint64_t ops = 0;
+  };
+  std::vector<Thread> out(n);
+  run_threads(cfg, rep, [&](int t, std::mt19937_64& rng, auto keep_going) {
+    Thread& me = out[t];
+    auto page = [&] { return (rng() % kPages) * kP; };
+    for (int i = 0; keep_going(i); ++i, ++me.ops) {
+      const unsigned dice = rng() % 100;
+      if (t == 0 && dice < 30) {
+        if (!kernel.writeback(file).ok()) me.error = "writeback failed";
+      } else if (t == 0 && dice < 70) {
+        // One page read-only or writable: splits and merges, with the mmap
+        // write lock held while the VMA's readers drain. What is left at
+        // the end is checked (no writable PTE in a read-only VMA).
+        (void)a->mprotect(kFileAt + page(), kP, rng() % 2 ? flags::kRead : flags::kRead | flags::kWrite);
+      } else if (t == 0) {
+        impl::ARef<impl::MmWithUser> b = kernel.mm_alloc(cmd::kWindowLo, cmd::kWindowHi);
+        if (!map_both(*b)) {
+          me.error = "mmap in the second mm failed";
+          continue;
+        }
+        const Addr w = kFileAt + page() + own_offset(t, rng);
+        const auto v = static_cast<std::uint8_t>(1 + rng() % 255);
+        if (b->write(w, v).ok()) me.writes.push_back({w, v});
+        else me.error = "write through the second mm failed";
+        const Addr r = kAnonAt + page() + own_offset(static_cast<int>(1 + rng() % 8), rng);
+        const Result<std::uint8_t> got = b->read(r);
+        if (!got.ok() || got.value() != 0)
+          me.error = "the second mm reads " + (got.ok() ? std::to_string(got.value()) : std::string("an error")) +
+                     " at " + hex(r) + " of its fresh anonymous area";
+        if (rng() % 2) b.into_raw()->mmput_async();
+      } else if (dice < 15) {
+        if (!kernel.writeback(file).ok()) me.error = "writeback failed";
+      } else if (dice < 30) {
+        (void)a->write(kAnonAt + page() + own_offset(t, rng), static_cast<std::uint8_t>(1 + rng() % 255));
+      } else {
+        const Addr w = kFileAt + page() + own_offset(t, rng);
+        const auto v = static_cast<std::uint8_t>(1 + rng() % 255);
+        // Fails (SEGV) while thread 0 has the page read-only.
+        if (a->write(w, v).ok()) me.writes.push_back({w, v});
+      }
+    }
+  }, &kernel);
+  kernel.drain_work();
+  std::map<Addr, std::uint8_t> last;  // bytes are per thread
+  for (int t = 0; t < n; ++t) {
+    rep.ops += out[t].ops;
+    if (!out[t].error.empty()) fail(rep, "thread " + std::to_string(t) + ": " + out[t].error);
+    for (const Write& w : out[t].writes) last[w.addr] = w.value;
+  }
+  if (auto inv = a->check_invariants(); !inv.empty()) fail(rep, "invariants:\n" + join_lines(inv));
+  if (!kernel.writeback(file).ok()) fail(rep, "final writeback failed");
+  for (const auto& [at, v] : last) {
+    const Addr off = at - kFileAt;
+    const std::uint8_t got = kernel.disk_page(file, off / kP).get(static_cast<std::uint32_t>(off % kP));
+    if (got != v) {
+      fail(rep, "lost write at " + hex(at) + ": disk has " + std::to_string(got) + ", last written " +
+                    std::to_string(v));
+      break;
+    }
+  }
+  a = impl::ARef<impl::MmWithUser>::adopt(nullptr);  // the last mmput: teardown and free
+  if (auto bugs = kernel.bugs(); !bugs.empty()) fail(rep, "kernel bugs:\n" + join_lines(bugs));
   return rep;
 }
 

@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,10 @@ struct StressConfig {
   // this schedule, instead of under the OS scheduler.
   std::optional<sched::Schedule> schedule;
   std::uint64_t max_steps = 2000000;  // scheduling points before a livelock report
+  // Under a schedule, a deadlock or livelock ends the process; this is
+  // called first with the list schedule of the run (stress_runner prints
+  // its replay line).
+  std::function<void(const std::string& schedule)> on_sched_abort;
 };
 
 struct StressReport {
@@ -77,8 +82,9 @@ std::uint64_t now_ns();
 StressReport run_zap(const StressConfig& cfg);
 
 // Readers under lock_vma_under_rcu (vma_lock = true) or the mmap read lock
-// (false) checking the VMA they hold, while thread 0 munmaps, mmaps and
-// mprotects (splits, merges) the same area.
+// (false), and one read in four under mmap_read_trylock, checking the VMA
+// they hold, while thread 0 munmaps, mmaps and mprotects (splits, merges)
+// the same area holding the mmap write lock.
 StressReport run_vma_lock(const StressConfig& cfg, bool vma_lock);
 
 // mmget_not_zero/mmput and mmgrab/mmdrop on every thread while the main
@@ -86,7 +92,20 @@ StressReport run_vma_lock(const StressConfig& cfg, bool vma_lock);
 StressReport run_refcount(const StressConfig& cfg);
 
 // Threads holding user references taken before they started use the mm and
-// then drop them; the last one tears down (mmput, or mmput_async).
-StressReport run_teardown(const StressConfig& cfg, bool async);
+// then drop them; the last one tears down. kSync: each by mmput; kAsync:
+// mmput_async; kMixed: each by either, then an mmget_not_zero through an
+// mm_count reference of its own, racing the teardown. Under a schedule the
+// Kernel's async worker is a scheduled thread too (the last one).
+enum class Teardown { kSync, kAsync, kMixed };
+StressReport run_teardown(const StressConfig& cfg, Teardown how);
+
+// Two address spaces sharing one file: threads write their own bytes of it
+// (and of an anonymous area) through mm A while thread 0 writes the file
+// back, mprotects pages of A's file mapping read-only or writable (a
+// writer waiting for VMA locks; splits and merges), and makes, uses and tears down (mmput or mmput_async) a
+// second mm B mapping the same file. Checked after join: every thread's
+// last write to each of its file bytes is on disk after a final writeback;
+// B never sees A's anonymous data; invariants and bugs of A.
+StressReport run_writeback(const StressConfig& cfg);
 
 }  // namespace mmv::stress
