@@ -67,12 +67,23 @@ void classify(ChildResult& r, bool timed_out) {
     r.ending = Ending::kHang;
     return;
   }
+  if (std::string line = line_with(r.output, "lockdep: "); !line.empty() && r.signal == SIGABRT) {
+    r.ending = Ending::kLockdep;
+    r.evidence = line;
+    return;
+  }
   if (r.signal != 0) {
     r.ending = Ending::kCrash;
     r.evidence = std::string("killed by signal ") + std::to_string(r.signal) + " (" + strsignal(r.signal) + ")";
     return;
   }
   if (r.exit_code == 1) {
+    // The controlled scheduler's deadlock report (stress/workload.cc).
+    if (std::string line = line_with(r.output, "deadlock: no thread can run"); !line.empty()) {
+      r.ending = Ending::kDeadlock;
+      r.evidence = line;
+      return;
+    }
     if (std::string line = line_with(r.output, "verdict=FAIL"); !line.empty()) {
       r.ending = Ending::kVerdict;
       r.evidence = line;
@@ -98,6 +109,8 @@ const char* ending_name(Ending e) {
     case Ending::kUbsan: return "UndefinedBehaviorSanitizer";
     case Ending::kCrash: return "crash";
     case Ending::kHang: return "hang";
+    case Ending::kLockdep: return "lockdep";
+    case Ending::kDeadlock: return "deadlock";
     case Ending::kOther: return "other";
   }
   return "?";

@@ -36,6 +36,8 @@ enum class Ending {
   kUbsan,    // "runtime error:" (UndefinedBehaviorSanitizer)
   kCrash,    // killed by a signal with no sanitizer report (SIGSEGV, glibc's abort)
   kHang,     // still running at the timeout; killed
+  kLockdep,  // aborted by lockdep's report ("lockdep: ..."): a lock order broken
+  kDeadlock, // exit 1 with the controlled scheduler's "deadlock: no thread can run"
   kOther,    // anything else: could not start, usage error, unexpected exit code
 };
 const char* ending_name(Ending e);

@@ -46,17 +46,12 @@ struct FaultCase {
   int ops;               // per thread
   std::vector<Ending> catches;
   int attempts;          // seeds tried before "went uncaught"
-  // Under the controlled scheduler (sched/sched.h): stress_runner's
-  // --sched arguments, for a fault whose window only a scheduler opens
-  // reliably (it has no widening yield). Empty: OS threads.
-  std::vector<std::string> sched = {};
 };
 
 ChildRun Attempt(const FaultCase& fc, int seed) {
   ChildRun run;
   run.argv = {MMV_STRESS_RUNNER, std::string("--test=") + fc.workload, "--threads=4",
               "--seed=" + std::to_string(seed), "--seconds=2", "--ops=" + std::to_string(fc.ops)};
-  run.argv.insert(run.argv.end(), fc.sched.begin(), fc.sched.end());
   run.env = {{"MMV_FAULT", impl::fault_name(fc.fault)}, {"MALLOC_PERTURB_", "165"}};
   run.timeout = std::chrono::seconds(60);
   return run;
@@ -96,48 +91,38 @@ const std::vector<Ending> kUseAfterFree = {Ending::kVerdict, Ending::kTsan, Endi
 // A data race on a VMA field: the verdict (a reader saw the change) or TSan.
 const std::vector<Ending> kRace = {Ending::kVerdict, Ending::kTsan};
 
+// Under OS threads. The faults whose window OS threads almost never open
+// are found by the controlled scheduler instead (stress/sched_catch_test.cc,
+// whose cases are stress/concurrency_faults.cc).
+
 // mmget_not_zero as a load and a separate store: a lost increment lets the
 // mm be torn down and freed under a user that still holds it.
 const FaultCase kMmgetNotZeroRacy{impl::Fault::kMmgetNotZeroRacy, "refcount", 300, kUseAfterFree, 20};
-// No re-check after locking: a reader can hold a VMA that no longer contains
-// its address. No memory is misused, only the verdict can see it. Without
-// its old widening yield OS threads almost never hit the window: PCT with
-// depth 3 does, in a few dozen schedules.
-const FaultCase kNoRangeRecheck{impl::Fault::kNoRangeRecheck, "vmalock", 60, {Ending::kVerdict}, 3,
-                                {"--sched=pct", "--depth=3", "--schedules=2000"}};
-// Folio::put as a load and a separate store: a concurrent get or put is
-// lost; a folio leaks (the invariants see refcount != mappings) or is freed
-// while mapped (a use after free).
-const FaultCase kFolioPutRacy{impl::Fault::kFolioPutRacy, "zap", 40, kUseAfterFree, 3,
-                              {"--sched=pct", "--depth=2", "--schedules=500"}};
 // mprotect without vma_start_write: a reader's VMA changes under it.
 const FaultCase kVmaChangedWithoutWriteLock{impl::Fault::kVmaChangedWithoutWriteLock, "vmalock", 5000, kRace, 20};
+// The retried fault keeps its VMA lock while it takes the mmap lock:
+// lockdep reports the order on the first retry, deadlock or not.
+const FaultCase kRetryKeepsVmaLock{impl::Fault::kRetryKeepsVmaLock, "writeback", 300, {Ending::kLockdep}, 3};
 
 TEST(FaultCatch, MmgetNotZeroRacyIsCaughtByRefcountStress) { ExpectCaught(kMmgetNotZeroRacy); }
-TEST(FaultCatch, NoRangeRecheckIsCaughtByVmaLockStress) { ExpectCaught(kNoRangeRecheck); }
-TEST(FaultCatch, FolioPutRacyIsCaughtByZapStress) { ExpectCaught(kFolioPutRacy); }
-
-#if MMV_TSAN
-// A VMA snapshot published before it is filled in: readers survive an
-// empty one (they fall back to the mmap lock), so only TSan can see it --
-// and it does under the scheduler too, whose hand-over hides no race.
-const FaultCase kPublishBeforeInit{impl::Fault::kPublishBeforeInit, "vmalock", 60, {Ending::kTsan}, 3,
-                                   {"--sched=pct", "--depth=2", "--schedules=50"}};
-TEST(FaultCatch, PublishBeforeInitIsCaughtByTsanUnderTheScheduler) { ExpectCaught(kPublishBeforeInit); }
-#endif
 TEST(FaultCatch, VmaChangedWithoutWriteLockIsCaughtByVmaLockStress) {
   ExpectCaught(kVmaChangedWithoutWriteLock);
 }
+TEST(FaultCatch, RetryKeepsVmaLockIsCaughtByLockdep) { ExpectCaught(kRetryKeepsVmaLock); }
+
+#if MMV_TSAN
+// Two threads exiting move their cached frames to the shared free list
+// without its mutex: a race only TSan can see.
+const FaultCase kFreeListUnlocked{impl::Fault::kFreeListUnlocked, "zap", 100, {Ending::kTsan}, 3};
+TEST(FaultCatch, FreeListUnlockedIsCaughtByTsan) { ExpectCaught(kFreeListUnlocked); }
+#endif
 
 // The same children with the fault off come back clean: what the tests
 // above count as a catch is the fault's doing, not the workload's.
 TEST(FaultCatch, WithoutTheFaultEveryWorkloadComesBackClean) {
-  for (const FaultCase* fc : {&kMmgetNotZeroRacy, &kNoRangeRecheck, &kFolioPutRacy}) {
+  for (const FaultCase* fc : {&kMmgetNotZeroRacy, &kVmaChangedWithoutWriteLock, &kRetryKeepsVmaLock}) {
     FaultCase off = *fc;
     off.fault = impl::Fault::kNone;
-    // Under the scheduler, 100 clean schedules make the point.
-    for (std::string& a : off.sched)
-      if (a.rfind("--schedules=", 0) == 0) a = "--schedules=100";
     const ChildRun run = Attempt(off, 1000);
     const ChildResult r = run_child(run);
     EXPECT_EQ(r.ending, Ending::kClean) << ending_name(r.ending) << ": " << r.evidence

@@ -108,10 +108,12 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
     args += " " + a;
   }
   if (args.find("--ops") == std::string::npos) args += " --ops " + std::to_string(cfg.ops_per_thread);
-  const char* fault = std::getenv("MMV_FAULT");
+  // The environment a run depends on goes on the replay line too.
+  std::string env;
+  for (const char* name : {"MMV_FAULT", "MMV_LOCKDEP", "MALLOC_PERTURB_"})
+    if (const char* v = std::getenv(name)) env += std::string(name) + "=" + v + " ";
   auto replay_line = [&](const std::string& schedule) {
-    return std::string(fault ? std::string("MMV_FAULT=") + fault + " " : "") + "MMV_SCHEDULE='" + schedule + "' " +
-           argv[0] + args;
+    return env + "MMV_SCHEDULE='" + schedule + "' " + argv[0] + args;
   };
   // A whole test under one schedule: for every strategy, for DFS and for
   // shrinking. The report of the last failing run is kept for printing.

@@ -1,0 +1,89 @@
+#include "stress/concurrency_faults.h"
+
+#include "impl/sanitizers.h"
+
+#ifndef MMV_STRESS_RUNNER
+#error "MMV_STRESS_RUNNER (the path of stress_runner) is set by stress/CMakeLists.txt"
+#endif
+
+namespace mmv::stress {
+
+#if MMV_FAULTS
+
+namespace {
+
+using impl::Fault;
+
+// A use after free: the verdict, or whichever sanitizer or crash comes first.
+const std::vector<Ending> kUseAfterFree = {Ending::kVerdict, Ending::kTsan, Ending::kAsan, Ending::kCrash};
+
+std::vector<ConcurrencyFault> make_cases() {
+  std::vector<ConcurrencyFault> c = {
+      // A lost increment lets the mm be torn down and freed under a user.
+      {Fault::kMmgetNotZeroRacy, "refcount", 4, 50, 1, {"--sched=pct", "--depth=2", "--schedules=200"}, kUseAfterFree},
+      // A reader holds a VMA that shrank away from its address.
+      {Fault::kNoRangeRecheck, "vmalock", 4, 60, 1000, {"--sched=pct", "--depth=3", "--schedules=2000"},
+       {Ending::kVerdict}},
+      // A reader's VMA changes under its read lock (a data race TSan sees).
+      {Fault::kVmaChangedWithoutWriteLock, "vmalock", 2, 10, 1000, {"--sched=dfs", "--bound=2", "--schedules=5000"},
+       {Ending::kVerdict, Ending::kTsan}},
+      // A folio reference lost: a leak or a use after free.
+      {Fault::kFolioPutRacy, "zap", 4, 40, 1000, {"--sched=pct", "--depth=2", "--schedules=500"}, kUseAfterFree},
+      // A stale VmaRef makes a PTE writable in a VMA mprotect made read-only.
+      {Fault::kVmaRefAfterUnlock, "writeback", 2, 8, 2, {"--sched=pct", "--depth=3", "--schedules=2000"},
+       kUseAfterFree},
+      // vma -> mmap against mprotect's mmap -> vma: with lockdep's order
+      // check off, the scheduler reports the deadlock.
+      {Fault::kRetryKeepsVmaLock, "writeback", 2, 8, 1000, {"--sched=pct", "--depth=2", "--schedules=500"},
+       {Ending::kDeadlock}, {{"MMV_LOCKDEP", "off"}}},
+      // A write between write-protect and clear-dirty is never written back.
+      {Fault::kWritebackProtectFirst, "writeback", 2, 8, 1, {"--sched=pct", "--depth=3", "--schedules=2000"},
+       {Ending::kVerdict, Ending::kTsan}},
+  };
+#if MMV_TSAN
+  // Only TSan can see these (their only harm here is the race itself).
+  c.push_back({Fault::kPublishBeforeInit, "vmalock", 4, 60, 1000, {"--sched=pct", "--depth=2", "--schedules=50"},
+               {Ending::kTsan}});
+  // Seen when two threads with cached frames exit unordered, which needs
+  // the threads to interleave (PCT at depth 1 runs them one after another).
+  c.push_back({Fault::kFreeListUnlocked, "zap", 4, 40, 1000, {"--sched=random", "--schedules=50"},
+               {Ending::kTsan}});
+#endif
+  return c;
+}
+
+}  // namespace
+
+const std::vector<ConcurrencyFault>& concurrency_faults() {
+  static const std::vector<ConcurrencyFault> cases = make_cases();
+  return cases;
+}
+
+ChildRun fault_run(const ConcurrencyFault& c, const std::vector<std::string>& args) {
+  ChildRun run;
+  run.argv = {MMV_STRESS_RUNNER, std::string("--test=") + c.workload, "--threads=" + std::to_string(c.threads),
+              "--seed=" + std::to_string(c.seed), "--ops=" + std::to_string(c.ops)};
+  run.argv.insert(run.argv.end(), args.begin(), args.end());
+  // MALLOC_PERTURB_: freed memory is filled, so a use after free in a
+  // build without ASan reads garbage instead of stale contents that work.
+  run.env = {{"MMV_FAULT", impl::fault_name(c.fault)}, {"MALLOC_PERTURB_", "165"}};
+  run.env.insert(run.env.end(), c.env.begin(), c.env.end());
+  run.timeout = std::chrono::seconds(120);
+  return run;
+}
+
+#endif  // MMV_FAULTS
+
+std::string printed_schedule(const std::string& output) {
+  const std::size_t at = output.rfind("MMV_SCHEDULE='");
+  if (at == std::string::npos) return "";
+  const std::size_t from = at + 14, to = output.find('\'', from);
+  return to == std::string::npos ? "" : output.substr(from, to - from);
+}
+
+std::string sched_line(const std::string& output) {
+  const std::size_t at = output.find("sched: ");
+  return at == std::string::npos ? "" : output.substr(at + 7, output.find('\n', at) - at - 7);
+}
+
+}  // namespace mmv::stress

@@ -1,0 +1,142 @@
+// fault_table: each concurrency fault (stress/concurrency_faults.h) under
+// OS threads and under each strategy of the controlled scheduler, side by
+// side, as a Markdown table (README, "The controlled scheduler").
+//
+//   fault_table [--schedules N] [--os-seconds S] [--os-attempts K] [--fault kName]
+//
+// OS threads: K runs of S seconds each (seeds seed, seed+1, ...), with as
+// many operations as fit; a cell says how many were caught and how long the
+// first catch took. Each strategy: up to N schedules of the case's small
+// bounded workload (dfs: preemption bound 2); a cell says at which schedule
+// it was found and after how long, or that it was not.
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "stress/concurrency_faults.h"
+
+namespace mmv::stress {
+namespace {
+
+#if MMV_FAULTS
+
+bool caught(const ConcurrencyFault& c, const ChildResult& r) {
+  if (r.ending == Ending::kHang) return true;  // a deadlock under OS threads
+  for (Ending e : c.catches)
+    if (r.ending == e) return true;
+  return r.ending == Ending::kLockdep;
+}
+
+std::string fmt(const char* f, double a) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, a);
+  return b;
+}
+
+std::string os_cell(const ConcurrencyFault& c, double seconds, int attempts) {
+  int hits = 0;
+  std::string first;
+  for (int i = 0; i < attempts; ++i) {
+    ConcurrencyFault one = c;
+    one.seed = c.seed + static_cast<std::uint64_t>(i);
+    one.ops = 1000000000;
+    ChildRun run = fault_run(one, {"--seconds=" + fmt("%g", seconds)});
+    // A deadlock under OS threads is a hang: killed a few seconds after
+    // the run should have ended.
+    run.timeout = std::chrono::seconds(static_cast<int>(seconds) + 5);
+    const ChildResult r = run_child(run);
+    if (!caught(c, r)) continue;
+    if (hits++ == 0) first = std::string(ending_name(r.ending)) + " in " + fmt("%.2f s", r.seconds);
+  }
+  return std::to_string(hits) + "/" + std::to_string(attempts) + (hits ? ", first " + first : "");
+}
+
+// "found a failure at schedule S after T s" -> "S (T s)"; a run that
+// crashed or was stopped by a sanitizer before its summary prints the
+// schedule it was in.
+std::string sched_cell(const ConcurrencyFault& c, const std::vector<std::string>& args) {
+  const ChildResult r = run_child(fault_run(c, args));
+  const std::string line = sched_line(r.output);
+  if (!caught(c, r)) {
+    if (r.ending != Ending::kClean) return std::string("error: ") + ending_name(r.ending);
+    // "N schedules (pct, depth 1), T s, R schedules/s" -> "none in N (T s)"
+    const std::size_t close = line.find("), ");
+    const std::size_t s = line.find(" s,", close);
+    return "none in " + line.substr(0, line.find(' ')) +
+           (close == std::string::npos || s == std::string::npos ? ""
+                                                                 : " (" + line.substr(close + 3, s - close - 3) + " s)") +
+           (line.find("exhausted") != std::string::npos ? ", exhausted" : "");
+  }
+  const std::size_t at = line.find("at schedule ");
+  if (at != std::string::npos) {
+    const std::size_t after = line.find(" after ", at);
+    const std::size_t s = line.find(" s", after + 7);
+    return line.substr(at + 12, after - at - 12) + " (" + line.substr(after + 7, s - after - 7) + " s)";
+  }
+  // Ended before its summary (a crash, a sanitizer, a deadlock): random
+  // and PCT number their schedules by seed, and print the one in progress.
+  std::string schedule = line.rfind("pct:", 0) == 0 || line.rfind("random:", 0) == 0 ? line : printed_schedule(r.output);
+  const std::size_t seed = schedule.find("seed=");
+  const std::string which =
+      seed == std::string::npos ? "?" : schedule.substr(seed + 5, schedule.find_first_of(", ", seed) - seed - 5);
+  return which + " (" + fmt("%.2f", r.seconds) + " s, " + ending_name(r.ending) + ")";
+}
+
+int run(int argc, char** argv) {
+  std::string schedules = "2000", only;
+  double os_seconds = 2;
+  int os_attempts = 3;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const std::size_t eq = a.find('=');
+    const std::string name = a.substr(0, eq);
+    std::string v = eq == std::string::npos ? (i + 1 < argc ? argv[++i] : "") : a.substr(eq + 1);
+    char* end = nullptr;
+    if (name == "--schedules" && std::strtoull(v.c_str(), &end, 10) > 0 && !*end) schedules = v;
+    else if (name == "--os-seconds" && std::strtod(v.c_str(), &end) > 0 && !*end) os_seconds = std::strtod(v.c_str(), nullptr);
+    else if (name == "--os-attempts" && std::strtol(v.c_str(), &end, 10) > 0 && !*end) os_attempts = std::atoi(v.c_str());
+    else if (name == "--fault" && impl::fault_from_name(v)) only = v;
+    else {
+      std::cerr << "fault_table: bad argument '" << a << "'\nusage: " << argv[0]
+                << " [--schedules N] [--os-seconds S] [--os-attempts K] [--fault kName]\n  faults: "
+                << impl::all_fault_names() << "\n";
+      return 2;
+    }
+  }
+  std::printf("| fault | workload | OS threads (%d x %g s) | random | pct d=1 | pct d=2 | pct d=3 | dfs, bound 2 |\n",
+              os_attempts, os_seconds);
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  bool any = false;
+  for (const ConcurrencyFault& c : concurrency_faults()) {
+    if (!only.empty() && only != impl::fault_name(c.fault)) continue;
+    any = true;
+    const std::string n = "--schedules=" + schedules;
+    std::printf("| `%s` | %s, %d threads x %d ops | %s | %s | %s | %s | %s | %s |\n", impl::fault_name(c.fault),
+                c.workload, c.threads, c.ops, os_cell(c, os_seconds, os_attempts).c_str(),
+                sched_cell(c, {"--sched=random", n}).c_str(),
+                sched_cell(c, {"--sched=pct", "--depth=1", n}).c_str(),
+                sched_cell(c, {"--sched=pct", "--depth=2", n}).c_str(),
+                sched_cell(c, {"--sched=pct", "--depth=3", n}).c_str(),
+                sched_cell(c, {"--sched=dfs", "--bound=2", n}).c_str());
+    std::fflush(stdout);
+  }
+  if (!any) {
+    std::cerr << "fault_table: " << only << " is not a concurrency fault of this build\n";
+    return 2;
+  }
+  return 0;
+}
+
+#else
+int run(int, char**) {
+  std::cerr << "fault_table: this build has no fault switch (CMake option MMV_FAULTS is off)\n";
+  return 2;
+}
+#endif
+
+}  // namespace
+}  // namespace mmv::stress
+
+int main(int argc, char** argv) { return mmv::stress::run(argc, argv); }
