@@ -52,6 +52,9 @@ void classify(ChildResult& r, bool timed_out) {
   // Sanitizer reports first: they decide the exit status they cause.
   const std::pair<const char*, Ending> reports[] = {
       {"WARNING: ThreadSanitizer:", Ending::kTsan},
+      // TSan's allocator stopping a corrupted request (e.g. a vector torn
+      // by a race, before the race itself is reported).
+      {"ERROR: ThreadSanitizer:", Ending::kTsan},
       {"ERROR: AddressSanitizer:", Ending::kAsan},
       {"ERROR: LeakSanitizer:", Ending::kAsan},
       {"runtime error:", Ending::kUbsan},

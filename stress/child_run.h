@@ -31,7 +31,7 @@ struct ChildRun {
 enum class Ending {
   kClean,    // exit 0 and no report: nothing was caught
   kVerdict,  // exit 1 with the program's own failing verdict ("verdict=FAIL")
-  kTsan,     // "WARNING: ThreadSanitizer:" (data race, heap-use-after-free, ...)
+  kTsan,     // "WARNING: ThreadSanitizer:" (data race, heap-use-after-free, ...) or "ERROR: ThreadSanitizer:"
   kAsan,     // "ERROR: AddressSanitizer:" or "ERROR: LeakSanitizer:"
   kUbsan,    // "runtime error:" (UndefinedBehaviorSanitizer)
   kCrash,    // killed by a signal with no sanitizer report (SIGSEGV, glibc's abort)
