@@ -1,5 +1,7 @@
 #include "stress/concurrency_faults.h"
 
+#include <sstream>
+
 #include "impl/sanitizers.h"
 
 #ifndef MMV_STRESS_RUNNER
@@ -79,6 +81,24 @@ std::string printed_schedule(const std::string& output) {
   if (at == std::string::npos) return "";
   const std::size_t from = at + 14, to = output.find('\'', from);
   return to == std::string::npos ? "" : output.substr(from, to - from);
+}
+
+ChildRun printed_replay(const std::string& output) {
+  ChildRun run;
+  const std::size_t at = output.rfind("\nreplay: ");
+  if (at == std::string::npos) return run;
+  const std::size_t from = at + 9, to = output.find('\n', from);
+  std::istringstream words(output.substr(from, to == std::string::npos ? std::string::npos : to - from));
+  for (std::string w; words >> w;) {
+    const std::size_t eq = w.find('=');
+    std::string value = eq == std::string::npos ? w : w.substr(eq + 1);
+    if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') value = value.substr(1, value.size() - 2);
+    const bool env = run.argv.empty() && eq != std::string::npos && w.rfind("--", 0) != 0;
+    if (env) run.env.push_back({w.substr(0, eq), value});
+    else run.argv.push_back(w);
+  }
+  run.timeout = std::chrono::seconds(120);
+  return run;
 }
 
 std::string sched_line(const std::string& output) {

@@ -53,5 +53,9 @@ ChildRun fault_run(const ConcurrencyFault& c, const std::vector<std::string>& ar
 // and its "sched: ..." summary line ("" when absent).
 std::string printed_schedule(const std::string& output);
 std::string sched_line(const std::string& output);
+// The last "replay:" line as a run: its NAME=value words are the
+// environment, the rest the command (quotes taken off). Empty argv if
+// there is none.
+ChildRun printed_replay(const std::string& output);
 
 }  // namespace mmv::stress

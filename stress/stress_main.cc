@@ -101,19 +101,19 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--sched", 0) == 0 || a.rfind("--depth", 0) == 0 || a.rfind("--schedules", 0) == 0 ||
-        a.rfind("--bound", 0) == 0 || a.rfind("--shrink", 0) == 0) {
+        a.rfind("--bound", 0) == 0 || a.rfind("--shrink", 0) == 0 || a.rfind("--ops", 0) == 0) {
       if (a.find('=') == std::string::npos) ++i;  // and its value
       continue;
     }
     args += " " + a;
   }
-  if (args.find("--ops") == std::string::npos) args += " --ops " + std::to_string(cfg.ops_per_thread);
   // The environment a run depends on goes on the replay line too.
   std::string env;
   for (const char* name : {"MMV_FAULT", "MMV_LOCKDEP", "MALLOC_PERTURB_"})
     if (const char* v = std::getenv(name)) env += std::string(name) + "=" + v + " ";
+  // --ops as it is now: shrinking may lower it.
   auto replay_line = [&](const std::string& schedule) {
-    return env + "MMV_SCHEDULE='" + schedule + "' " + argv[0] + args;
+    return env + "MMV_SCHEDULE='" + schedule + "' " + argv[0] + args + " --ops " + std::to_string(cfg.ops_per_thread);
   };
   // A whole test under one schedule: for every strategy, for DFS and for
   // shrinking. The report of the last failing run is kept for printing.
@@ -136,25 +136,82 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
     return t;
   };
   auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  unsigned long long explored = 0;  // schedules run by the last search
+  bool exhausted = false;           // dfs: the last search ran every schedule within the bound
+  // Schedules each smaller operation count gets while shrinking.
+  constexpr unsigned long long kShrinkOpsBudget = 200;
   // A failing run: its schedule shrunk to fewer preemptions, then the
   // replay line of that one.
-  auto report_failure = [&](const std::string& found_by, unsigned long long runs) {
-    const StressReport r = *last_failure;  // shrinking runs more tests
+  // The search: up to `budget` schedules of the strategy on the workload as
+  // cfg has it now. Returns what found the first failure and at which
+  // schedule (last_failure is its report), or nothing.
+  struct Found {
+    std::string by;
+    unsigned long long at;
+  };
+  auto search = [&](unsigned long long budget) -> std::optional<Found> {
+    if (strategy == "dfs") {
+      const mmv::sched::ExploreResult e = mmv::sched::explore(runner, bound, budget);
+      explored = e.schedules;
+      exhausted = e.exhausted;
+      if (e.failure && last_failure) return Found{"dfs (bound " + std::to_string(bound) + ")", e.schedules};
+      return std::nullopt;
+    }
+    std::uint64_t k = 1000;
+    if (strategy == "pct") {
+      // PCT places its change points among the run's steps: measure them
+      // once, without preemptions.
+      mmv::sched::Schedule probe;
+      probe.strategy = mmv::sched::Strategy::kList;
+      const mmv::sched::Trial t = runner(probe);
+      if (t.failed) return Found{"a run without preemptions", 1};
+      if (t.run.steps > 0) k = t.run.steps;
+    }
+    for (unsigned long long i = 0; i < budget; ++i) {
+      mmv::sched::Schedule s;
+      s.strategy = strategy == "pct" ? mmv::sched::Strategy::kPct : mmv::sched::Strategy::kRandom;
+      s.seed = i + 1;
+      s.depth = depth;
+      s.k = k;
+      explored = i + 1;
+      if (runner(s).failed) return Found{s.to_string(), i + 1};
+    }
+    return std::nullopt;
+  };
+  // A failing run: printed, then shrunk -- first to fewer operations per
+  // thread (the same search on half as many, while it still finds a
+  // failure), then to fewer preemptions -- and the replay line of the
+  // smallest printed.
+  auto report_failure = [&](const Found& found, bool can_search) {
     const double secs = seconds();
-    std::printf("sched: %s found a failure at schedule %llu after %.2f s (%.0f schedules/s)\n", found_by.c_str(),
-                runs, secs, runs / secs);
+    std::printf("sched: %s found a failure at schedule %llu after %.2f s (%.0f schedules/s)\n", found.by.c_str(),
+                found.at, secs, found.at / secs);
     std::printf("test=%s threads=%d seed=%llu verdict=FAIL\n%s\n%s", test.c_str(), cfg.threads,
-                static_cast<unsigned long long>(cfg.seed), failure_banner(cfg).c_str(), r.explanation.c_str());
-    std::string schedule = r.schedule;
+                static_cast<unsigned long long>(cfg.seed), failure_banner(cfg).c_str(),
+                last_failure->explanation.c_str());
+    std::string schedule = last_failure->schedule;
     if (shrink_tries > 0) {
       // Printed first: a candidate that crashes ends the process (with its
       // own replay line, from the signal handler).
       std::printf("replay (before shrinking): %s\n", replay_line(schedule).c_str());
       std::fflush(stdout);
+      const int ops = cfg.ops_per_thread;
+      while (can_search && cfg.ops_per_thread > 1) {
+        const int was = cfg.ops_per_thread;
+        cfg.ops_per_thread = was / 2;
+        if (!search(std::min<unsigned long long>(schedules, kShrinkOpsBudget))) {
+          cfg.ops_per_thread = was;
+          break;
+        }
+      }
+      const StressReport r = *last_failure;  // shrinking runs more tests
+      schedule = r.schedule;
       const mmv::sched::Schedule small = mmv::sched::shrink(runner, r.sched_run->replay, shrink_tries);
       const mmv::sched::Trial check = runner(small);
-      std::printf("shrunk: %d preemptions -> %d\n", r.sched_run->preemptions, check.run.preemptions);
+      std::printf("shrunk: %d ops per thread -> %d, %d preemptions -> %d\n", ops, cfg.ops_per_thread,
+                  r.sched_run->preemptions, check.run.preemptions);
       if (check.failed) schedule = small.to_string();
+      if (cfg.ops_per_thread != ops) std::printf("%s\n", last_failure->explanation.c_str());
     }
     std::printf("replay: %s\n", replay_line(schedule).c_str());
     std::fflush(stdout);
@@ -169,34 +226,13 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
   };
 
   if (cfg.schedule) {  // MMV_SCHEDULE: that one schedule
-    if (runner(*cfg.schedule).failed) return report_failure(cfg.schedule->to_string(), 1);
+    if (runner(*cfg.schedule).failed) return report_failure({cfg.schedule->to_string(), 1}, false);
     return report_pass("replay", 1);
   }
-  if (strategy == "dfs") {
-    const mmv::sched::ExploreResult e = mmv::sched::explore(runner, bound, schedules);
-    if (e.failure && last_failure) return report_failure("dfs (bound " + std::to_string(bound) + ")", e.schedules);
-    return report_pass("dfs, preemption bound " + std::to_string(bound) + (e.exhausted ? ", exhausted" : ""),
-                       e.schedules);
-  }
-  std::uint64_t k = 1000;
-  if (strategy == "pct") {
-    // PCT places its change points among the run's steps: measure them
-    // once, without preemptions.
-    mmv::sched::Schedule probe;
-    probe.strategy = mmv::sched::Strategy::kList;
-    const mmv::sched::Trial t = runner(probe);
-    if (t.failed) return report_failure("a run without preemptions", 1);
-    if (t.run.steps > 0) k = t.run.steps;
-  }
-  for (unsigned long long i = 0; i < schedules; ++i) {
-    mmv::sched::Schedule s;
-    s.strategy = strategy == "pct" ? mmv::sched::Strategy::kPct : mmv::sched::Strategy::kRandom;
-    s.seed = i + 1;
-    s.depth = depth;
-    s.k = k;
-    if (runner(s).failed) return report_failure(s.to_string(), i + 1);
-  }
-  return report_pass(strategy + ", depth " + std::to_string(depth), schedules);
+  if (const std::optional<Found> f = search(schedules)) return report_failure(*f, true);
+  if (strategy == "dfs")
+    return report_pass("dfs, preemption bound " + std::to_string(bound) + (exhausted ? ", exhausted" : ""), explored);
+  return report_pass(strategy + ", depth " + std::to_string(depth), explored);
 }
 
 }  // namespace
