@@ -10,6 +10,7 @@
 #include "impl/fault_switch.h"
 #include "impl/mm.h"
 #include "impl/mmu_gather.h"
+#include "impl/sched_hooks.h"
 
 namespace mmv::impl {
 namespace {
@@ -35,6 +36,9 @@ std::optional<VmaReadGuard> MmWithUser::lock_vma_under_rcu(Addr addr)
     MMV_NO_THREAD_SAFETY_ANALYSIS {
   rcu::ReadGuard rcu;
   const VmaSnapshot* snap = rcu_vmas_.load(std::memory_order_acquire);
+  // rcu_dereference: a writer may publish a new snapshot (and retire this
+  // one) from here on; only the grace period keeps this one alive.
+  sched_point("VMA snapshot loaded");
   VmaRef* v = snap->find(addr);
   if (!v) return std::nullopt;
   // Test-only fault (impl/fault_switch.h).
@@ -62,25 +66,28 @@ std::optional<VmaReadGuard> MmWithUser::lock_vma_under_rcu(Addr addr)
 // for an anonymous VMA; for a file or driver VMA (or when no VMA could be
 // locked) the fault is retried under the mmap read lock, with the VMA
 // lock released first (lock order: mmap before vma).
-Result<std::uint8_t> MmWithUser::read(Addr addr) {
+Result<std::uint8_t> MmWithUser::read(Addr addr, int cpu) {
+  // A TLB hit is the hardware's: no lock, no walk, no VMA check.
+  if (const std::optional<std::uint8_t> hit = tlbs_.access(cpu, addr, /*write=*/false, 0)) return *hit;
   std::optional<VmaReadGuard> vg = lock_vma_under_rcu(addr);
   if (vg && vg->vma().backing().kind == BackingKind::kAnon) {
     if (!(vg->vma().flags() & flags::kAccessMask)) return Errc::kSegv;
-    return access(vg->vma(), addr, /*write=*/false, 0);
+    return access(vg->vma(), addr, /*write=*/false, 0, cpu);
   }
   retry_releases(vg);
   MmapReadGuard g(*this);
   VmaRef* v = g.vma_lookup(addr);
   if (!v || !(v->flags() & flags::kAccessMask)) return Errc::kSegv;
-  return access(*v, addr, /*write=*/false, 0);
+  return access(*v, addr, /*write=*/false, 0, cpu);
 }
 
-Status MmWithUser::write(Addr addr, std::uint8_t value) {
+Status MmWithUser::write(Addr addr, std::uint8_t value, int cpu) {
+  if (tlbs_.access(cpu, addr, /*write=*/true, value)) return {};
   Result<std::uint8_t> r = Errc::kSegv;
   std::optional<VmaReadGuard> vg = lock_vma_under_rcu(addr);
   if (vg && vg->vma().backing().kind == BackingKind::kAnon) {
     if (!(vg->vma().flags() & flags::kWrite)) return Errc::kSegv;
-    r = access(vg->vma(), addr, /*write=*/true, value);
+    r = access(vg->vma(), addr, /*write=*/true, value, cpu);
   } else {
     retry_releases(vg);
     // Test-only fault (impl/fault_switch.h): the guard's scope ends before
@@ -92,9 +99,9 @@ Status MmWithUser::write(Addr addr, std::uint8_t value) {
       MmapReadGuard g(*this);
       v = g.vma_lookup(addr);
       if (!v || !(v->flags() & flags::kWrite)) return Errc::kSegv;
-      if (!after_unlock) r = access(*v, addr, /*write=*/true, value);
+      if (!after_unlock) r = access(*v, addr, /*write=*/true, value, cpu);
     }
-    if (after_unlock) r = access(*v, addr, /*write=*/true, value);
+    if (after_unlock) r = access(*v, addr, /*write=*/true, value, cpu);
   }
   if (!r.ok()) return r.error();
   return {};
@@ -107,7 +114,7 @@ void MmWithUser::retry_releases(std::optional<VmaReadGuard>& vg) {
   if (!fault_active(Fault::kRetryKeepsVmaLock)) vg.reset();
 }
 
-Result<std::uint8_t> Mm::access(VmaRef& v, Addr addr, bool write, std::uint8_t value) {
+Result<std::uint8_t> Mm::access(VmaRef& v, Addr addr, bool write, std::uint8_t value, int cpu) {
   for (;;) {
     bool present_read_only = false;
     const Pmd e = pt_.pmd(addr);
@@ -123,6 +130,8 @@ Result<std::uint8_t> Mm::access(VmaRef& v, Addr addr, bool write, std::uint8_t v
       }
       pmd->set(pmd_index(addr), cur.with(Pmd::kYoung | (write ? Pmd::kDirty : 0)));
       Page& page = cur.folio()->page(pte_index(addr));
+      // Writable in the TLB only if dirty already (impl/tlb.h, rule 2).
+      tlbs_.fill(cpu, addr, &page, cur.writable() && (write || cur.dirty()));
       if (!write) return page.load(page_offset(addr));
       page.store(page_offset(addr), value);
       return value;
@@ -133,6 +142,7 @@ Result<std::uint8_t> Mm::access(VmaRef& v, Addr addr, bool write, std::uint8_t v
       if (!p.none()) {
         if (!write || p.writable()) {
           t->set(pte_index(addr), p.with(Pte::kYoung | (write ? Pte::kDirty : 0)));
+          tlbs_.fill(cpu, addr, p.page(), p.writable() && (write || p.dirty()));
           if (!write) return p.page()->load(page_offset(addr));
           p.page()->store(page_offset(addr), value);
           return value;
@@ -313,6 +323,9 @@ Status Mm::fault_present(VmaRef& v, Addr addr) {
   Page* old = now.page();
   if (!old->is_zero_page()) copy->page(0).copy_from(*old);
   t->set(i, Pte::make(&copy->page(0), true, true, true));
+  // Other CPUs may still map the old page (the zero page too).
+  tlb.cover(page_down(addr), page_down(addr) + kPageSize);
+  tlb.cleared();
   rss_add(FolioKind::kAnon, 1);
   if (!old->is_zero_page()) {
     rss_add(old->folio()->kind(), -1);

@@ -66,10 +66,9 @@ enum class Fault {
   // its address.
   kNoRangeRecheck,
   // MmuGather::add: the folio reference is put at once, before the TLB
-  // flush for the batch. Known NOT to be caught: impl has no TLB that could
-  // still reach the page (the PTE is cleared under the PTL before the put),
-  // so nothing can observe the early free. Kept as the honest example of a
-  // rule the suite cannot check; see the issue 5 closing note.
+  // flush for the batch (CVE-2018-18281's class). Another CPU whose TLB
+  // (impl/tlb.h) still maps the page reads or writes it after it is freed,
+  // until the flush; only a concurrent access can land in that window.
   kFreeBeforeFlush,
   // Folio::put: the reference is dropped with a load and a separate store
   // of value - 1 (refcount_dec_and_test written as two steps): a concurrent
@@ -105,6 +104,33 @@ enum class Fault {
   // while another refills, corrupt the list. Nothing but TSan sees it
   // reliably. (Not in MMV_ASAN builds, whose frames bypass the lists.)
   kFreeListUnlocked,
+  // ---- Stale translations (impl/tlb.h): a shootdown left out.
+  // mprotect takes access away without flushing the TLBs: a CPU that
+  // cached the page writable still writes it through the stale entry.
+  kMprotectSkipsShootdown,
+  // folio_mkclean write-protects and cleans the PTE without flushing: a
+  // store through the stale writable entry dirties nothing, and is never
+  // written back.
+  kMkcleanSkipsShootdown,
+  // munmap's gather puts its pages without the shootdown (the put kept, the
+  // TLB flush lost): a CPU reads freed memory through its stale entry.
+  kMunmapSkipsShootdown,
+  // ~MmuGather: no forced flush when another zap of the mm is in flight
+  // (the bug 99baac21e458 fixed): a zap that finds the entries already
+  // cleared by a concurrent zap returns while its CPU's TLB still maps the
+  // old page, and the thread reads what it zapped.
+  kNestedZapSkipsFlush,
+  // ---- More of the catalogue.
+  // zap_range: a young PTE does not mark its file folio accessed, so
+  // reclaim loses the use.
+  kZapForgetsAccessed,
+  // vm_insert_page: a VMA without VM_MIXEDMAP is accepted (the
+  // as_mixedmap_vma() check skipped).
+  kInsertPageNotMixedMap,
+  // publish_vmas: the old VMA snapshot is freed at once instead of after a
+  // grace period, while lock_vma_under_rcu readers may still walk it
+  // (StackRot's class: a VMA-tree node freed without waiting for RCU).
+  kSnapshotFreedWithoutRcu,
 };
 
 constexpr const char* fault_name(Fault f) {
@@ -127,9 +153,66 @@ constexpr const char* fault_name(Fault f) {
     case Fault::kRetryKeepsVmaLock: return "kRetryKeepsVmaLock";
     case Fault::kWritebackProtectFirst: return "kWritebackProtectFirst";
     case Fault::kFreeListUnlocked: return "kFreeListUnlocked";
+    case Fault::kMprotectSkipsShootdown: return "kMprotectSkipsShootdown";
+    case Fault::kMkcleanSkipsShootdown: return "kMkcleanSkipsShootdown";
+    case Fault::kMunmapSkipsShootdown: return "kMunmapSkipsShootdown";
+    case Fault::kNestedZapSkipsFlush: return "kNestedZapSkipsFlush";
+    case Fault::kZapForgetsAccessed: return "kZapForgetsAccessed";
+    case Fault::kInsertPageNotMixedMap: return "kInsertPageNotMixedMap";
+    case Fault::kSnapshotFreedWithoutRcu: return "kSnapshotFreedWithoutRcu";
   }
   return "?";
 }
+
+// The catalogue (README, "The fault catalogue"; scripts/fault-report): for
+// each fault, the real Linux bug or rule it stands for (a CVE, a fix's
+// subject, or where the rule lives), its class, and the suite that catches
+// it. Every fault but kNone is listed once.
+struct FaultInfo {
+  Fault fault;
+  const char* real_bug;
+  const char* bug_class;  // lost data, use-after-free, refcount, lock, accounting, semantics, stale TLB
+  const char* suite;      // "property": fault_detection_test; "sched": sched_catch_test; "sched (asan|tsan)"
+};
+inline constexpr FaultInfo kFaultCatalogue[] = {
+    {Fault::kZapForgetsDirty, "zap_pte_range: a dirty PTE sets its page dirty (lost-write class)", "lost data", "property"},
+    {Fault::kZapFreesTable, "MADV_DONTNEED must not free page tables: only munmap does, under the mmap write lock",
+     "use-after-free", "property"},
+    {Fault::kPmdSplitRssLeak, "'BUG: Bad rss-counter state': rss drifting on a THP split", "accounting", "property"},
+    {Fault::kMmgetFromZero, "CVE-2019-11599: a user reference taken on an mm already torn down", "refcount",
+     "property"},
+    {Fault::kBadZapNotRejected, "Rust VmaRef::zap_page_range_single's range check (rust/kernel/mm/virt.rs)",
+     "semantics", "property"},
+    {Fault::kZapRoundsEndDown, "zap range rounding: a partial last page must be zapped", "semantics", "property"},
+    {Fault::kExitSkipsWriteback, "exit_mmap dropping dirty shared file data", "lost data", "property"},
+    {Fault::kMmgetNotZeroRacy, "CVE-2019-11599's class: mmget_not_zero racing the last mmput", "refcount",
+     "sched"},
+    {Fault::kVmaChangedWithoutWriteLock, "CVE-2023-4611: a VMA changed without vma_start_write", "lock", "sched"},
+    {Fault::kNoRangeRecheck, "lock_vma_under_rcu's re-check of the address once the VMA is locked", "lock",
+     "sched"},
+    {Fault::kFreeBeforeFlush, "CVE-2018-18281: pages freed while a stale TLB entry still maps them",
+     "stale TLB", "sched (asan)"},
+    {Fault::kFolioPutRacy, "folio_put as a load and a store, not one atomic decrement", "refcount", "sched"},
+    {Fault::kPublishBeforeInit, "rcu_assign_pointer's rule: initialise, then publish", "lock", "sched (tsan)"},
+    {Fault::kVmaRefAfterUnlock, "a VMA used after mmap_read_unlock", "use-after-free", "sched"},
+    {Fault::kRetryKeepsVmaLock, "VM_FAULT_RETRY under the VMA lock: vma_end_read before taking mmap_lock",
+     "lock", "sched"},
+    {Fault::kWritebackProtectFirst, "folio_clear_dirty_for_io's order of mkclean and clearing the dirty bit",
+     "lost data", "sched"},
+    {Fault::kFreeListUnlocked, "'mm/page_alloc: protect PCP lists with a spinlock'", "lock", "sched (tsan)"},
+    {Fault::kMprotectSkipsShootdown, "change_protection's flush_tlb_range (mm/mprotect.c)", "stale TLB",
+     "property"},
+    {Fault::kMkcleanSkipsShootdown, "page_vma_mkclean_one's TLB flush (mm/rmap.c)", "stale TLB", "property"},
+    {Fault::kMunmapSkipsShootdown, "CVE-2022-39188: unmap_mapping_range flushing the TLB after the pages were freed",
+     "stale TLB", "property"},
+    {Fault::kNestedZapSkipsFlush, "'mm: fix MADV_[FREE|DONTNEED] TLB flush miss problem' (mm_tlb_flush_nested)",
+     "stale TLB", "sched"},
+    {Fault::kZapForgetsAccessed, "zap_pte_range: a young PTE marks its page accessed", "accounting", "property"},
+    {Fault::kInsertPageNotMixedMap, "vm_insert_page on a VMA without VM_MIXEDMAP (Rust VmaMixedMap)", "semantics",
+     "property"},
+    {Fault::kSnapshotFreedWithoutRcu, "CVE-2023-3269 (StackRot): a VMA-tree node freed without waiting for RCU",
+     "use-after-free", "sched (asan)"},
+};
 
 // The fault spelled `name` as fault_name() spells it, if there is one.
 inline std::optional<Fault> fault_from_name(std::string_view name) {

@@ -112,10 +112,16 @@ void Mm::mkclean(File& file, Folio& folio) {
     const Addr a = v->start_ + ((folio.index() - first) << kPageShift);
     PteTable* t = pt_.pte_table(a);
     if (!t) continue;
-    MutexLock pl(t->ptl());
-    const Pte p = t->get(pte_index(a));
-    if (!p.none() && p.page() == &folio.page(0) && (p.writable() || p.dirty()))
+    {
+      MutexLock pl(t->ptl());
+      const Pte p = t->get(pte_index(a));
+      if (p.none() || p.page() != &folio.page(0) || !(p.writable() || p.dirty())) continue;
       t->set(pte_index(a), p.without(Pte::kWritable | Pte::kDirty));
+    }
+    // A CPU whose TLB still maps the page writable would store without a
+    // fault, and the folio would stay clean.
+    // Test-only fault (impl/fault_switch.h): no shootdown.
+    if (!fault_active(Fault::kMkcleanSkipsShootdown)) flush_tlb(a, a + kPageSize);
   }
 }
 

@@ -33,6 +33,7 @@ const char* class_name(LockClass c) {
     case LockClass::kPmd: return "pmd";
     case LockClass::kPte: return "pte";
     case LockClass::kPageCache: return "page_cache";
+    case LockClass::kTlb: return "tlb";
     case LockClass::kWorkQueue: return "work_queue";
   }
   return "?";

@@ -7,7 +7,7 @@
 //
 // The order, first to last:
 //   writeback -> mmap -> vma -> file mappings -> page_table_lock -> pmd ->
-//   pte -> page cache -> async work queue
+//   pte -> page cache -> tlb -> async work queue
 // (page-table locks are PMD before PTE; folio state is atomics, after all.)
 //
 // MMV_LOCKDEP=off in the environment turns the order checks off (the
@@ -43,6 +43,7 @@ enum class LockClass : std::uint8_t {
   kPmd,            // a PMD table's split lock
   kPte,            // a PTE table's split lock (the kernel's PTL)
   kPageCache,      // File::cache_lock_ (the kernel's i_pages lock)
+  kTlb,            // one CPU's software TLB (impl/tlb.h)
   kWorkQueue,      // Kernel's mmput_async queue
 };
 

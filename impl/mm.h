@@ -51,6 +51,7 @@
 #include "impl/rcu.h"
 #include "impl/refcount.h"
 #include "impl/thread_annotations.h"
+#include "impl/tlb.h"
 #include "impl/vma.h"
 #include "model/system.h"  // MmapRequest, Rss, TableCounts, ZapOutcome, LifeState
 
@@ -177,7 +178,13 @@ class Mm {
   void remove_vma(VmaRef* v) MMV_REQUIRES(mmap_lock_);
   void publish_vmas() MMV_REQUIRES(mmap_lock_);
   bool covered(Addr lo, Addr hi) const MMV_REQUIRES_SHARED(mmap_lock_);
+  // Clears the write bit of every entry in [lo, hi); the caller flushes
+  // the TLBs (flush_tlb).
   void write_protect(Addr lo, Addr hi) MMV_REQUIRES(mmap_lock_);
+  // TLB shootdowns on every CPU of this mm (impl/tlb.h), counted in
+  // tlb_flushes().
+  void flush_tlb(Addr lo, Addr hi);
+  void flush_tlb_all();
   // The locked bodies of the system calls.
   Result<Addr> mmap_locked(const MmapRequest& req, std::uint64_t len, File* file)
       MMV_REQUIRES(mmap_lock_);
@@ -190,7 +197,9 @@ class Mm {
   void free_pgtables(Addr lo, Addr hi) MMV_REQUIRES(mmap_lock_);
 
   // ---- fault.cc: REQUIRES the mmap read lock or `v`'s read lock.
-  Result<std::uint8_t> access(VmaRef& v, Addr addr, bool write, std::uint8_t value);
+  // The access by `cpu` after its TLB missed: walks (faulting as needed),
+  // and caches the translation in cpu's TLB.
+  Result<std::uint8_t> access(VmaRef& v, Addr addr, bool write, std::uint8_t value, int cpu);
   Status fault_missing(VmaRef& v, Addr addr, bool write);
   Status fault_present(VmaRef& v, Addr addr);
   void fault_around(VmaRef& v, File& file, Addr addr);
@@ -225,6 +234,9 @@ class Mm {
   std::atomic<std::int64_t> rss_anon_{0};
   std::atomic<std::uint64_t> zap_rejections_{0};
   std::atomic<std::uint64_t> tlb_flushes_{0};
+  // MmuGathers in flight on this mm (the kernel's tlb_flush_pending).
+  std::atomic<int> tlb_flush_pending_{0};
+  Tlbs tlbs_;
   Mutex anon_vma_lock_{lockdep::LockClass::kPageTableLock};
   std::uint64_t next_anon_vma_ MMV_GUARDED_BY(anon_vma_lock_) = 1;
 };
@@ -258,8 +270,10 @@ class MmWithUser : public Mm {
   // ---- CPU accesses: a load/store of one byte, faulting as needed. Tries
   // the VMA read lock first and falls back to the mmap read lock, as the
   // kernel's page-fault handler does.
-  Result<std::uint8_t> read(Addr addr) MMV_EXCLUDES(mmap_lock_);
-  Status write(Addr addr, std::uint8_t value) MMV_EXCLUDES(mmap_lock_);
+  // `cpu` names the CPU (impl/tlb.h): its TLB is looked in first, and only
+  // a miss takes a lock and walks.
+  Result<std::uint8_t> read(Addr addr, int cpu = 0) MMV_EXCLUDES(mmap_lock_);
+  Status write(Addr addr, std::uint8_t value, int cpu = 0) MMV_EXCLUDES(mmap_lock_);
 
   // ---- model::System-shaped conveniences: look up the VMA at vma_addr
   // under the mmap read lock (NO_VMA if none, or for vm_insert_page if it

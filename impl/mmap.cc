@@ -90,7 +90,10 @@ void Mm::publish_vmas() {
   snap->entries.reserve(vmas_.size());
   for (const auto& [start, v] : vmas_) snap->entries.push_back({v->start_, v->end_, v});
   if (!early) old = rcu_vmas_.exchange(snap, std::memory_order_acq_rel);
-  rcu::retire_delete(old);
+  // Test-only fault (impl/fault_switch.h): the old snapshot is freed at
+  // once, under readers that may still be walking it.
+  if (fault_active(Fault::kSnapshotFreedWithoutRcu)) delete old;
+  else rcu::retire_delete(old);
   for (VmaRef* v : removed_) rcu::retire_delete(static_cast<VmaMixedMap*>(v));
   removed_.clear();
 }
@@ -231,6 +234,8 @@ Status Mm::munmap_locked(Addr lo, Addr hi) {
   split_vma_at(hi);
   {
     MmuGather tlb(*this);
+    // Test-only fault (impl/fault_switch.h).
+    if (fault_active(Fault::kMunmapSkipsShootdown)) tlb.skip_shootdown();
     for (auto it = vmas_.lower_bound(lo); it != vmas_.end() && it->second->start_ < hi;) {
       VmaRef* v = it->second;
       ++it;
@@ -274,6 +279,8 @@ Status Mm::mprotect_locked(Addr lo, Addr hi, VmFlags prot) {
     // Each MAY* bit sits 4 above its access bit.
     if ((newflags & ~(newflags >> 4)) & flags::kAccessMask) return Errc::kAccess;
     const Addr nlo = std::max(v->start_, done), nhi = std::min(v->end_, hi);
+    // Access the range loses: translations cached with it must go.
+    const VmFlags lost = v->flags_ & ~newflags & flags::kAccessMask;
     if (newflags != v->flags_) {
       if ((v->start_ < nlo || nhi < v->end_) && !kernel_.try_alloc()) return Errc::kNoMem;
       split_vma_at(nlo);
@@ -284,6 +291,8 @@ Status Mm::mprotect_locked(Addr lo, Addr hi, VmFlags prot) {
       target->flags_ = newflags;
       merge_around(target);
       if (!(newflags & flags::kWrite)) write_protect(nlo, nhi);
+      // Test-only fault (impl/fault_switch.h): no shootdown.
+      if (lost && !fault_active(Fault::kMprotectSkipsShootdown)) flush_tlb(nlo, nhi);
     }
     done = nhi;
   }
@@ -292,7 +301,6 @@ Status Mm::mprotect_locked(Addr lo, Addr hi, VmFlags prot) {
 }
 
 void Mm::write_protect(Addr lo, Addr hi) {
-  bool changed = false;
   for (Addr b = pmd_down(lo); b < hi; b += kPmdSize) {
     PmdTable* pmd = pt_.pmd_table(b);
     if (!pmd) continue;
@@ -304,7 +312,6 @@ void Mm::write_protect(Addr lo, Addr hi) {
       const Pmd e = pmd->get(i);
       if (e.is_leaf() && e.writable()) {
         pmd->set(i, e.without(Pmd::kWritable));
-        changed = true;
       }
       continue;
     }
@@ -315,11 +322,9 @@ void Mm::write_protect(Addr lo, Addr hi) {
       const Pte p = t->get(pte_index(a));
       if (!p.none() && p.writable()) {
         t->set(pte_index(a), p.without(Pte::kWritable));
-        changed = true;
       }
     }
   }
-  if (changed) tlb_flushes_.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace mmv::impl

@@ -17,13 +17,39 @@
 
 namespace mmv::impl {
 
+MmuGather::MmuGather(Mm& mm) : mm_(mm) { mm_.tlb_flush_pending_.fetch_add(1, std::memory_order_acq_rel); }
+
+MmuGather::~MmuGather() {
+  // Test-only fault (impl/fault_switch.h): no forced flush.
+  if (mm_.tlb_flush_pending_.load(std::memory_order_acquire) > 1 && lo_ < hi_ &&
+      !fault_active(Fault::kNestedZapSkipsFlush))
+    cleared_ = true;
+  flush();
+  mm_.tlb_flush_pending_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
 void MmuGather::flush() {
-  if (n_ == 0) return;
-  // The "TLB flush": from here on no CPU can reach these pages through a
+  // Test-only fault (impl/fault_switch.h): kFreeBeforeFlush put the pages
+  // in add(), so n_ alone does not say whether anything was cleared.
+  if (n_ == 0 && !cleared_) return;
+  // The shootdown: from here on no CPU can reach these pages through a
   // stale translation, so the references may go.
-  mm_.tlb_flushes_.fetch_add(1, std::memory_order_relaxed);
+  // The covered range is kept: a zap may cover a table's range once and
+  // flush in the middle of it.
+  if (!skip_shootdown_) mm_.flush_tlb(lo_, hi_);
+  cleared_ = false;
   for (std::size_t i = 0; i < n_; ++i) batch_[i]->put();
   n_ = 0;
+}
+
+void Mm::flush_tlb_all() {
+  tlbs_.flush_all();
+  tlb_flushes_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Mm::flush_tlb(Addr lo, Addr hi) {
+  tlbs_.flush(lo, hi);
+  tlb_flushes_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Mm::split_pmd(Addr block) {
@@ -58,6 +84,7 @@ void Mm::zap_range(Addr lo, Addr hi, MmuGather& tlb) {
         Pmd e = pmd->get(pi);
         if (e.none()) continue;
         const Addr from = std::max(lo, b), to = std::min(hi, b + kPmdSize);
+        tlb.cover(from, to);
         if (e.is_leaf()) {
           if (from == b && to == b + kPmdSize) {
             Folio* f = nullptr;
@@ -93,7 +120,10 @@ void Mm::zap_range(Addr lo, Addr hi, MmuGather& tlb) {
               if (t->get(i).none()) continue;
               const Pte p = t->clear(i);
               Page* page = p.page();
-              if (page->is_zero_page()) continue;
+              if (page->is_zero_page()) {
+                tlb.cleared();
+                continue;
+              }
               Folio* f = page->folio();
               if (f->kind() == FolioKind::kAnon) {
                 ++anon;
@@ -105,7 +135,8 @@ void Mm::zap_range(Addr lo, Addr hi, MmuGather& tlb) {
                   if (fault_active(Fault::kZapForgetsDirty)) (void)f->test_and_clear_dirty();
                   else f->set_dirty();
                 }
-                if (p.young()) f->set_accessed();
+                // Test-only fault (impl/fault_switch.h): the use is lost.
+                if (p.young() && !fault_active(Fault::kZapForgetsAccessed)) f->set_accessed();
                 ++file;
               }
               tlb.add(f);
@@ -208,7 +239,10 @@ Result<ZapOutcome> MmWithUser::zap_page_range_single(Addr vma_addr, Addr address
 Status MmWithUser::vm_insert_page(Addr vma_addr, Addr addr, FolioId page) {
   MmapReadGuard g(*this);
   VmaRef* v = g.vma_lookup(vma_addr);
-  VmaMixedMap* mixed = v ? v->as_mixedmap_vma() : nullptr;
+  // Test-only fault (impl/fault_switch.h): any VMA is taken for a MIXEDMAP one.
+  VmaMixedMap* mixed = !v ? nullptr
+                       : fault_active(Fault::kInsertPageNotMixedMap) ? static_cast<VmaMixedMap*>(v)
+                                                                     : v->as_mixedmap_vma();
   if (!mixed) return Errc::kNoVma;
   if (!mixed->contains(addr)) return Errc::kFault;
   Folio* f = kernel_.get_insertable_folio(page);

@@ -78,6 +78,9 @@ TEST(CommandText, BadLinesSayWhatWasExpected) {
   EXPECT_EQ(ErrorOf("munmap 0x1000 size 0x1000"), "munmap: expected 'len', got 'size'");
   EXPECT_EQ(ErrorOf("read 0xzz"), "read: expected the address (a number), got '0xzz'");
   EXPECT_EQ(ErrorOf("write 0x1000 value 256"), "write: the value 256 is not a byte");
+  EXPECT_EQ(ErrorOf("read 0x1000 cpu 4"), "read: the CPU 4 is not below 4");
+  EXPECT_EQ(ErrorOf("write 0x1000 value 1 cpu"), "write: expected the CPU at the end of the line");
+  EXPECT_EQ(ErrorOf("zap vma 0x1000 at 0x1000 size 0x1000 cpu 1"), "zap: unexpected 'cpu' after the command");
   EXPECT_EQ(ErrorOf("mprotect 0x0 len 0x1000 READ|WRTE"), "mprotect: unknown flag 'WRTE' in the protection");
   EXPECT_EQ(ErrorOf("mmput now"), "mmput: unexpected 'now' after the command");
   EXPECT_EQ(ErrorOf("mmap fixed 0x0 len 0x1000 READ shared tmpfs"),

@@ -226,6 +226,9 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, bool lifetime) {
                                             flags::kWrite, flags::kRead | flags::kExec, 0x8);
         break;
       case Op::kRead:
+        c.addr = *access_address(t);
+        c.cpu = *rc::gen::inRange<std::uint8_t>(0, cmd::kCpus);
+        break;
       case Op::kLockVmaUnderRcu:
       case Op::kVmaLookup:
         c.addr = *access_address(t);
@@ -233,6 +236,7 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, bool lifetime) {
       case Op::kWrite:
         c.addr = *access_address(t);
         c.value = *rc::gen::inRange<std::uint8_t>(1, 255);
+        c.cpu = *rc::gen::inRange<std::uint8_t>(0, cmd::kCpus);
         break;
       case Op::kZap:
       case Op::kZapUnderVmaLock: {

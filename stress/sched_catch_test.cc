@@ -39,8 +39,12 @@ TEST_P(SchedCatch, FoundWithinTheBudgetAndReplaysExactly) {
               ending_name(found.ending));
 
   // The printed line itself, word for word (shrinking may have lowered --ops).
-  const ChildRun replay = printed_replay(found.output);
+  ChildRun replay = printed_replay(found.output);
   ASSERT_FALSE(replay.argv.empty()) << Tail(found.output);
+  // With the same sanitizer settings as the find (fault_run may turn
+  // TSan's reports off).
+  for (const auto& kv : find.env)
+    if (kv.first == "TSAN_OPTIONS") replay.env.push_back(kv);
   for (int i = 0; i < 10; ++i) {
     const ChildResult r = run_child(replay);
     ASSERT_EQ(r.ending, found.ending) << "replay " << i << " of " << shell_line(replay) << "\n" << Tail(r.output);
@@ -99,7 +103,7 @@ TEST(SchedCatchDeadlock, ReportNamesPositionsAndHeldLocks) {
 
 TEST(SchedCatch, TheUnfaultedWorkloadsPassUnderTheScheduler) {
   for (const char* test :
-       {"refcount", "vmalock", "mmaplock", "zap", "teardown", "teardown-async", "teardown-mixed", "writeback"}) {
+       {"refcount", "vmalock", "mmaplock", "zap", "teardown", "teardown-async", "teardown-mixed", "writeback", "tlb"}) {
     ChildRun run;
     run.argv = {MMV_STRESS_RUNNER, std::string("--test=") + test, "--threads=3", "--seed=3", "--ops=40",
                 "--sched=pct", "--depth=3", "--schedules=20"};

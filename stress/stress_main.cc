@@ -1,5 +1,5 @@
 // stress_runner: the stress workloads (stress/workload.h) for long jobs.
-//   stress_runner --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async|teardown-mixed|writeback
+//   stress_runner --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async|teardown-mixed|writeback|tlb
 //                 [--threads N] [--seconds S] [--seed X] [--ops K]
 //                 [--sched=random|pct|dfs --depth D --bound B --schedules N
 //                  --shrink TRIES]
@@ -68,7 +68,8 @@ void set_replay(const std::string& line) {
 }
 
 constexpr std::string_view kTests[] = {"zap",      "vmalock",        "mmaplock",       "refcount",
-                                       "teardown", "teardown-async", "teardown-mixed", "writeback"};
+                                       "teardown", "teardown-async", "teardown-mixed", "writeback",
+                                       "tlb"};
 bool known_test(std::string_view test) { return std::find(std::begin(kTests), std::end(kTests), test) != std::end(kTests); }
 
 // One run of a workload (zap: one round); nullopt for a name not in kTests.
@@ -81,6 +82,7 @@ std::optional<StressReport> run_one(const std::string& test, const StressConfig&
   if (test == "teardown-async") return run_teardown(cfg, Teardown::kAsync);
   if (test == "teardown-mixed") return run_teardown(cfg, Teardown::kMixed);
   if (test == "writeback") return run_writeback(cfg);
+  if (test == "tlb") return run_tlb(cfg);
   return std::nullopt;
 }
 
@@ -268,7 +270,7 @@ int main(int argc, char** argv) {
     else if (a == "--shrink") shrink_tries = std::atoi(v.c_str());
     else {
       std::cerr << "usage: " << argv[0]
-                << " --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async|teardown-mixed|writeback"
+                << " --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async|teardown-mixed|writeback|tlb"
                    " [--threads N] [--seconds S] [--seed X] [--ops K]"
                    " [--sched=random|pct|dfs --depth D --bound B --schedules N --shrink TRIES]\n";
       return 2;

@@ -111,5 +111,14 @@ TEST(WritebackStress, WithoutThreads) {
   Expect(c, run_writeback(c));
 }
 
+TEST(TlbStress, EachCpuSeesItsLastStoreOrAZap) {
+  const StressConfig c = Config(4, 61, 5000);
+  Expect(c, run_tlb(c));
+}
+TEST(TlbStress, WithoutThreads) {
+  const StressConfig c = Config(1, 61, 5000);
+  Expect(c, run_tlb(c));
+}
+
 }  // namespace
 }  // namespace mmv::stress

@@ -594,7 +594,7 @@ StressReport run_refcount(const StressConfig& cfg) {
       gets[t].push_back(g);
       if (u) {
         if ((*u)->life() != LifeState::kLive) errors[t] = "a user reference to a torn-down mm";
-        if (rng() % 2) (void)(*u)->read(kLockBase + (rng() % 4) * kP);
+        if (rng() % 2) (void)(*u)->read(kLockBase + (rng() % 4) * kP, t);
         if (rng() % 2) {
           std::optional<impl::ARef<impl::MmWithUser>> second = *u;  // mmget
         }
@@ -688,11 +688,11 @@ StressReport run_teardown(const StressConfig& cfg, Teardown how) {
     for (int i = 0; keep_going(i); ++i, ++ops[t]) {
       const Addr page = (rng() % 2 ? kFileAt : kAnonAt) + (rng() % kPages) * kP;
       switch (rng() % 3) {
-        case 0: (void)u->read(page + rng() % kP); break;
+        case 0: (void)u->read(page + rng() % kP, t); break;
         case 1: {
           const Addr a = page + own_offset(t, rng);
           const auto v = static_cast<std::uint8_t>(1 + rng() % 255);
-          if (!u->write(a, v).ok()) errors[t] = "write failed at " + hex(a);
+          if (!u->write(a, v, t).ok()) errors[t] = "write failed at " + hex(a);
           else if (page < kAnonAt) writes[t].push_back({a, v});
           break;
         }
@@ -721,7 +721,7 @@ StressReport run_teardown(const StressConfig& cfg, Teardown how) {
         else u = impl::ARef<impl::MmWithUser>::adopt(nullptr);
         if (auto again = g->mmget_not_zero()) {
           if ((*again)->life() != LifeState::kLive) errors[t] = "a user reference to a torn-down mm";
-          (void)(*again)->read(kAnonAt + (rng() % kPages) * kP);
+          (void)(*again)->read(kAnonAt + (rng() % kPages) * kP, t);
           if (rng() % 2) again->into_raw()->mmput_async();
         }
         break;
@@ -806,10 +806,10 @@ StressReport run_writeback(const StressConfig& cfg) {
         }
         const Addr w = kFileAt + page() + own_offset(t, rng);
         const auto v = static_cast<std::uint8_t>(1 + rng() % 255);
-        if (b->write(w, v).ok()) me.writes.push_back({w, v});
+        if (b->write(w, v, t).ok()) me.writes.push_back({w, v});
         else me.error = "write through the second mm failed";
         const Addr r = kAnonAt + page() + own_offset(static_cast<int>(1 + rng() % 8), rng);
-        const Result<std::uint8_t> got = b->read(r);
+        const Result<std::uint8_t> got = b->read(r, t);
         if (!got.ok() || got.value() != 0)
           me.error = "the second mm reads " + (got.ok() ? std::to_string(got.value()) : std::string("an error")) +
                      " at " + hex(r) + " of its fresh anonymous area";
@@ -817,12 +817,12 @@ StressReport run_writeback(const StressConfig& cfg) {
       } else if (dice < 15) {
         if (!kernel.writeback(file).ok()) me.error = "writeback failed";
       } else if (dice < 30) {
-        (void)a->write(kAnonAt + page() + own_offset(t, rng), static_cast<std::uint8_t>(1 + rng() % 255));
+        (void)a->write(kAnonAt + page() + own_offset(t, rng), static_cast<std::uint8_t>(1 + rng() % 255), t);
       } else {
         const Addr w = kFileAt + page() + own_offset(t, rng);
         const auto v = static_cast<std::uint8_t>(1 + rng() % 255);
         // Fails (SEGV) while thread 0 has the page read-only.
-        if (a->write(w, v).ok()) me.writes.push_back({w, v});
+        if (a->write(w, v, t).ok()) me.writes.push_back({w, v});
       }
     }
   }, &kernel);
@@ -845,6 +845,73 @@ StressReport run_writeback(const StressConfig& cfg) {
     }
   }
   a = impl::ARef<impl::MmWithUser>::adopt(nullptr);  // the last mmput: teardown and free
+  if (auto bugs = kernel.bugs(); !bugs.empty()) fail(rep, "kernel bugs:\n" + join_lines(bugs));
+  return rep;
+}
+
+
+// ---- TLBs ---------------------------------------------------------------------------
+
+StressReport run_tlb(const StressConfig& cfg) {
+  EnvFault env_fault;
+  StressReport rep;
+  impl::Kernel kernel(kernel_worker(cfg));
+  const int n = std::max(1, cfg.threads);
+  // Two pages: every thread's TLB maps them, and every zap takes them away.
+  constexpr Addr kAt = 0x50000000;
+  constexpr std::uint64_t kPages = 2;
+  impl::ARef<impl::MmWithUser> mm = kernel.mm_alloc(cmd::kWindowLo, cmd::kWindowHi);
+  MmapRequest req;
+  req.addr = kAt;
+  req.length = kPages * kP;
+  req.fixed = true;
+  if (!mm->mmap(req).ok()) {
+    fail(rep, "setup mmap failed");
+    return rep;
+  }
+  struct Thread {
+    std::uint64_t ops = 0;
+    std::string error;
+  };
+  std::vector<Thread> out(n);
+  run_threads(cfg, rep, [&](int t, std::mt19937_64& rng, auto keep_going) {
+    Thread& me = out[t];
+    // This thread's own byte of each page, and what it last stored there
+    // (0: nothing since the page was last zapped, as far as it knows).
+    std::uint8_t last[kPages] = {};
+    for (int i = 0; keep_going(i); ++i, ++me.ops) {
+      const std::uint64_t p = rng() % kPages;
+      const Addr own = kAt + p * kP + 200 + 32 * static_cast<Addr>(t % 100);
+      switch (rng() % 3) {
+        case 0: {
+          const auto v = static_cast<std::uint8_t>(1 + rng() % 255);
+          if (!mm->write(own, v, t).ok()) me.error = "write failed at " + hex(own);
+          last[p] = v;
+          break;
+        }
+        case 1: {
+          // Another thread's zap may have taken the page (then 0), but no
+          // other value can be there: nobody else writes this byte.
+          const Result<std::uint8_t> got = mm->read(own, t);
+          if (!got.ok()) me.error = "read failed at " + hex(own);
+          else if (got.value() != last[p] && got.value() != 0)
+            me.error = "read " + std::to_string(got.value()) + " at " + hex(own) + ", last stored " +
+                       std::to_string(last[p]) + " (or 0 after a zap)";
+          else last[p] = got.value();
+          break;
+        }
+        default:
+          if (!mm->zap_page_range_single(kAt, kAt + p * kP, kP).ok()) me.error = "zap failed";
+          last[p] = 0;
+      }
+    }
+  }, &kernel);
+  for (int t = 0; t < n; ++t) {
+    rep.ops += out[t].ops;
+    if (!out[t].error.empty()) fail(rep, "thread " + std::to_string(t) + ": " + out[t].error);
+  }
+  if (auto inv = mm->check_invariants(); !inv.empty()) fail(rep, "invariants:\n" + join_lines(inv));
+  mm = impl::ARef<impl::MmWithUser>::adopt(nullptr);
   if (auto bugs = kernel.bugs(); !bugs.empty()) fail(rep, "kernel bugs:\n" + join_lines(bugs));
   return rep;
 }

@@ -108,4 +108,10 @@ StressReport run_teardown(const StressConfig& cfg, Teardown how);
 // B never sees A's anonymous data; invariants and bugs of A.
 StressReport run_writeback(const StressConfig& cfg);
 
+// Each thread a CPU (impl/tlb.h) storing to and loading its own byte of two
+// anonymous pages, and zapping them: a load sees its last store or 0 (a
+// zap), nothing else -- not the contents of a page freed while a TLB still
+// mapped it.
+StressReport run_tlb(const StressConfig& cfg);
+
 }  // namespace mmv::stress

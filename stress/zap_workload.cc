@@ -56,6 +56,7 @@ cmd::Command zap_command(int t, std::mt19937_64& rng) {
   const Addr page = v.start + (rng() % v.pages) * kP;
   cmd::Command c;
   c.addr = v.start;
+  c.cpu = static_cast<std::uint8_t>(t % cmd::kCpus);  // each thread is a CPU, with its own TLB
   const unsigned dice = rng() % 100;
   if (dice < 30) {
     c.op = cmd::Op::kRead;

@@ -49,6 +49,9 @@ inline constexpr int kNumOps = static_cast<int>(Op::kFailNextAllocation) + 1;
 
 const char* op_name(Op op);
 
+// CPUs a command may name (impl::Tlbs::kCpus).
+inline constexpr int kCpus = 4;
+
 struct Command {
   Op op = Op::kRead;
   MmapRequest mmap;        // kMmap
@@ -58,6 +61,9 @@ struct Command {
   VmFlags prot = 0;        // kMprotect
   std::uint8_t value = 0;  // kWrite
   std::uint32_t slot = 0;  // file slot (kWriteback) or page slot
+  // kRead, kWrite: the CPU making the access (impl's software TLBs,
+  // impl/tlb.h; the model has none and ignores it).
+  std::uint8_t cpu = 0;
 
   friend bool operator==(const Command&, const Command&) = default;
 };

@@ -140,6 +140,8 @@ std::string to_string(const Command& c) {
     case Op::kMmapReadTrylock:
     case Op::kFailNextAllocation: break;
   }
+  // CPU 0 is not written, so files from before there were CPUs read the same.
+  if ((c.op == Op::kRead || c.op == Op::kWrite) && c.cpu != 0) os << " cpu " << +c.cpu;
   return os.str();
 }
 
@@ -206,6 +208,12 @@ std::optional<Command> parse_command(std::string_view line, std::string* error) 
       c.slot = static_cast<std::uint32_t>(w.number("the file slot"));
       break;
     default: break;
+  }
+  if ((c.op == Op::kRead || c.op == Op::kWrite) && w.peek() == "cpu") {
+    w.keyword("cpu");
+    const std::uint64_t cpu = w.number("the CPU");
+    if (cpu >= kCpus) w.fail("the CPU " + std::to_string(cpu) + " is not below " + std::to_string(kCpus));
+    c.cpu = static_cast<std::uint8_t>(cpu);
   }
   if (!w.finish(name, "the command", error)) return std::nullopt;
   return c;

@@ -47,8 +47,8 @@ std::string ImplRunner::apply(const Command& c) {
     }
     case Op::kMunmap: out = mm ? outcome(mm->munmap(c.addr, c.len)) : no_user; break;
     case Op::kMprotect: out = mm ? outcome(mm->mprotect(c.addr, c.len, c.prot)) : no_user; break;
-    case Op::kRead: out = mm ? outcome(mm->read(c.addr)) : no_user; break;
-    case Op::kWrite: out = mm ? outcome(mm->write(c.addr, c.value)) : no_user; break;
+    case Op::kRead: out = mm ? outcome(mm->read(c.addr, c.cpu)) : no_user; break;
+    case Op::kWrite: out = mm ? outcome(mm->write(c.addr, c.value, c.cpu)) : no_user; break;
     case Op::kZap: {
       if (!mm) { out = no_user; break; }
       impl::MmapReadGuard g(*mm);
