@@ -91,10 +91,13 @@ ChildRun fault_run(const ConcurrencyFault& c, const std::vector<std::string>& ar
   // evicts, which varies with addresses, not only with the interleaving:
   // a fault the verdict can catch is left to the verdict, so that its
   // printed schedule replays exactly. TSan-only faults keep TSan's reports.
-  if (std::find(c.catches.begin(), c.catches.end(), Ending::kTsan) != c.catches.end() && c.catches.size() > 1) {
-    const char* base = std::getenv("TSAN_OPTIONS");
-    run.env.push_back({"TSAN_OPTIONS", std::string(base ? base : "") + " report_bugs=0"});
-  }
+  // A report ends the run at once (halt_on_error), so it names the schedule
+  // that found it, in or outside ctest.
+  const char* base = std::getenv("TSAN_OPTIONS");
+  const bool verdict_catches =
+      std::find(c.catches.begin(), c.catches.end(), Ending::kTsan) != c.catches.end() && c.catches.size() > 1;
+  run.env.push_back(
+      {"TSAN_OPTIONS", std::string(base ? base : "") + " halt_on_error=1" + (verdict_catches ? " report_bugs=0" : "")});
 #endif
   run.timeout = std::chrono::seconds(120);
   return run;
