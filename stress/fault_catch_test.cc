@@ -115,8 +115,10 @@ TEST(FaultCatch, RetryKeepsVmaLockIsCaughtByLockdep) { ExpectCaught(kRetryKeepsV
 
 #if MMV_TSAN
 // Two threads exiting move their cached frames to the shared free list
-// without its mutex: a race only TSan can see.
-const FaultCase kFreeListUnlocked{impl::Fault::kFreeListUnlocked, "zap", 100, {Ending::kTsan}, 3};
+// without its mutex: a race only TSan can see. Each zap round ends its
+// threads, so more operations are more exits; one run of the TSan repeat
+// gate found 3 seeds of 100 operations clean.
+const FaultCase kFreeListUnlocked{impl::Fault::kFreeListUnlocked, "zap", 2000, {Ending::kTsan}, 10};
 TEST(FaultCatch, FreeListUnlockedIsCaughtByTsan) { ExpectCaught(kFreeListUnlocked); }
 #endif
 
