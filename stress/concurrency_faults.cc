@@ -94,8 +94,7 @@ ChildRun fault_run(const ConcurrencyFault& c, const std::vector<std::string>& ar
   // A report ends the run at once (halt_on_error), so it names the schedule
   // that found it, in or outside ctest.
   const char* base = std::getenv("TSAN_OPTIONS");
-  const bool verdict_catches =
-      std::find(c.catches.begin(), c.catches.end(), Ending::kTsan) != c.catches.end() && c.catches.size() > 1;
+  const bool verdict_catches = c.caught(Ending::kTsan) && c.catches.size() > 1;
   run.env.push_back(
       {"TSAN_OPTIONS", std::string(base ? base : "") + " halt_on_error=1" + (verdict_catches ? " report_bugs=0" : "")});
 #endif
@@ -133,6 +132,16 @@ ChildRun printed_replay(const std::string& output) {
 std::string sched_line(const std::string& output) {
   const std::size_t at = output.find("sched: ");
   return at == std::string::npos ? "" : output.substr(at + 7, output.find('\n', at) - at - 7);
+}
+
+std::string failing_schedule(const std::string& output) {
+  const std::string line = sched_line(output);
+  if (const std::size_t at = line.find("at schedule "); at != std::string::npos)
+    return line.substr(at + 12, line.find(' ', at + 12) - at - 12);
+  const std::string schedule =
+      line.rfind("pct:", 0) == 0 || line.rfind("random:", 0) == 0 ? line : printed_schedule(output);
+  const std::size_t seed = schedule.find("seed=");
+  return seed == std::string::npos ? "" : schedule.substr(seed + 5, schedule.find_first_of(", ", seed) - seed - 5);
 }
 
 }  // namespace mmv::stress

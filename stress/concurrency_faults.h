@@ -11,6 +11,7 @@
 // in TSan builds.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <ostream>
 #include <string>
@@ -35,6 +36,9 @@ struct ConcurrencyFault {
   std::vector<Ending> catches;
   // More environment for the child, e.g. MMV_LOCKDEP=off.
   std::vector<std::pair<std::string, std::string>> env = {};
+
+  // Whether a child ending `e` counts as this fault caught.
+  bool caught(Ending e) const { return std::find(catches.begin(), catches.end(), e) != catches.end(); }
 };
 
 // The cases this build can show (TSan-only ones in TSan builds).
@@ -53,6 +57,11 @@ ChildRun fault_run(const ConcurrencyFault& c, const std::vector<std::string>& ar
 // and its "sched: ..." summary line ("" when absent).
 std::string printed_schedule(const std::string& output);
 std::string sched_line(const std::string& output);
+// The number of the schedule that failed first: the summary's "at schedule
+// N", or for a run that ended before its summary (a crash, a sanitizer, a
+// deadlock), the random or PCT schedule in progress (seed N is schedule N).
+// "" when neither is printed.
+std::string failing_schedule(const std::string& output);
 // The last "replay:" line as a run: its NAME=value words are the
 // environment, the rest the command (quotes taken off). Empty argv if
 // there is none.

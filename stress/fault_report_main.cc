@@ -16,7 +16,6 @@
 // Exit status: 0 when every fault run here was caught, 1 when one survived,
 // 2 on bad arguments. scripts/fault-report runs it in the default, asan and
 // tsan presets and checks that every fault was caught somewhere.
-#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -82,14 +81,9 @@ Row property_row(impl::Fault f) {
 Row sched_row(const ConcurrencyFault& c) {
   const ChildResult r = run_child(fault_run(c, c.find));
   Row row;
-  row.caught = std::find(c.catches.begin(), c.catches.end(), r.ending) != c.catches.end();
-  const std::string line = sched_line(r.output);
+  row.caught = c.caught(r.ending);
   row.by = std::string("scheduler (") + c.find[0].substr(8) + "), " + c.workload + ": " + ending_name(r.ending);
-  // "... found a failure at schedule N ...", or for a run that ended before
-  // its summary, the random or PCT schedule it was in (seed N is schedule N).
-  std::string at = after(line, "at schedule ", " ");
-  if (at.empty()) at = after(line.rfind("pct:", 0) == 0 || line.rfind("random:", 0) == 0 ? line : printed_schedule(r.output),
-                             "seed=", ",");
+  const std::string at = failing_schedule(r.output);
   row.to_failure = at.empty() ? "?" : "schedule " + at;
   row.seconds = fmt(r.seconds);
   // "shrunk: 50 ops per thread -> 1, 3 preemptions -> 1"

@@ -23,10 +23,8 @@ namespace {
 #if MMV_FAULTS
 
 bool caught(const ConcurrencyFault& c, const ChildResult& r) {
-  if (r.ending == Ending::kHang) return true;  // a deadlock under OS threads
-  for (Ending e : c.catches)
-    if (r.ending == e) return true;
-  return r.ending == Ending::kLockdep;
+  // A hang is a deadlock under OS threads.
+  return c.caught(r.ending) || r.ending == Ending::kHang || r.ending == Ending::kLockdep;
 }
 
 std::string fmt(const char* f, double a) {
@@ -53,9 +51,8 @@ std::string os_cell(const ConcurrencyFault& c, double seconds, int attempts) {
   return std::to_string(hits) + "/" + std::to_string(attempts) + (hits ? ", first " + first : "");
 }
 
-// "found a failure at schedule S after T s" -> "S (T s)"; a run that
-// crashed or was stopped by a sanitizer before its summary prints the
-// schedule it was in.
+// "found a failure at schedule S after T s" -> "S (T s)"; a run that ended
+// before its summary: "S (T s, how)", T the child's wall time.
 std::string sched_cell(const ConcurrencyFault& c, const std::vector<std::string>& args) {
   const ChildResult r = run_child(fault_run(c, args));
   const std::string line = sched_line(r.output);
@@ -69,18 +66,13 @@ std::string sched_cell(const ConcurrencyFault& c, const std::vector<std::string>
                                                                  : " (" + line.substr(close + 3, s - close - 3) + " s)") +
            (line.find("exhausted") != std::string::npos ? ", exhausted" : "");
   }
-  const std::size_t at = line.find("at schedule ");
-  if (at != std::string::npos) {
-    const std::size_t after = line.find(" after ", at);
+  std::string which = failing_schedule(r.output);
+  if (which.empty()) which = "?";
+  if (line.find("at schedule ") != std::string::npos) {
+    const std::size_t after = line.find(" after ");
     const std::size_t s = line.find(" s", after + 7);
-    return line.substr(at + 12, after - at - 12) + " (" + line.substr(after + 7, s - after - 7) + " s)";
+    return which + " (" + line.substr(after + 7, s - after - 7) + " s)";
   }
-  // Ended before its summary (a crash, a sanitizer, a deadlock): random
-  // and PCT number their schedules by seed, and print the one in progress.
-  std::string schedule = line.rfind("pct:", 0) == 0 || line.rfind("random:", 0) == 0 ? line : printed_schedule(r.output);
-  const std::size_t seed = schedule.find("seed=");
-  const std::string which =
-      seed == std::string::npos ? "?" : schedule.substr(seed + 5, schedule.find_first_of(", ", seed) - seed - 5);
   return which + " (" + fmt("%.2f", r.seconds) + " s, " + ending_name(r.ending) + ")";
 }
 

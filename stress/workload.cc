@@ -648,6 +648,29 @@ bool map_file_and_anon(impl::MmWithUser& mm, FileId file, Addr file_at, Addr ano
   a.fixed = true;
   return mm.mmap(f).ok() && mm.mmap(a).ok();
 }
+
+// A successful store to a byte of a file mapping at file_at.
+struct FileWrite {
+  Addr addr;
+  std::uint8_t value;
+};
+
+// The first byte whose last store (the last of `writes` to it: each thread
+// writes only its own bytes, in program order) is not on disk, as a
+// failure; "" when all are.
+std::string lost_write(impl::Kernel& kernel, FileId file, Addr file_at,
+                       const std::vector<std::vector<FileWrite>>& writes) {
+  std::map<Addr, std::uint8_t> last;
+  for (const auto& t : writes)
+    for (const FileWrite& w : t) last[w.addr] = w.value;
+  for (const auto& [a, v] : last) {
+    const Addr off = a - file_at;
+    const std::uint8_t got = kernel.disk_page(file, off / kP).get(static_cast<std::uint32_t>(off % kP));
+    if (got != v)
+      return "lost write at " + hex(a) + ": disk has " + std::to_string(got) + ", last written " + std::to_string(v);
+  }
+  return "";
+}
 }  // namespace
 
 StressReport run_teardown(const StressConfig& cfg, Teardown how) {
@@ -675,11 +698,7 @@ StressReport run_teardown(const StressConfig& cfg, Teardown how) {
   if (how == Teardown::kMixed)
     for (auto& g : grabs) g = keep;
 
-  struct Write {
-    Addr addr;
-    std::uint8_t value;
-  };
-  std::vector<std::vector<Write>> writes(n);
+  std::vector<std::vector<FileWrite>> writes(n);
   std::vector<std::string> errors(n);
   std::vector<std::uint64_t> ops(n, 0);
   run_threads(cfg, rep, [&](int t, std::mt19937_64& rng, auto keep_going) {
@@ -740,18 +759,7 @@ StressReport run_teardown(const StressConfig& cfg, Teardown how) {
                   std::to_string(keep->mm_count()) + " (want 0 and 1)");
   if (auto inv = keep->check_invariants(); !inv.empty()) fail(rep, "invariants:\n" + join_lines(inv));
   // Teardown wrote every thread's last write to its own bytes back.
-  std::map<Addr, std::uint8_t> last;
-  for (const auto& v : writes)
-    for (const Write& w : v) last[w.addr] = w.value;  // bytes are per thread
-  for (const auto& [a, v] : last) {
-    const Addr off = a - kFileAt;
-    const std::uint8_t got = kernel.disk_page(file, off / kP).get(static_cast<std::uint32_t>(off % kP));
-    if (got != v) {
-      fail(rep, "lost write at " + hex(a) + ": disk has " + std::to_string(got) + ", last written " +
-                    std::to_string(v));
-      break;
-    }
-  }
+  fail(rep, lost_write(kernel, file, kFileAt, writes));
   keep = impl::ARef<impl::Mm>::adopt(nullptr);  // frees it: check_mm runs
   if (auto bugs = kernel.bugs(); !bugs.empty()) fail(rep, "kernel bugs after free:\n" + join_lines(bugs));
   return rep;
@@ -776,12 +784,8 @@ StressReport run_writeback(const StressConfig& cfg) {
     return rep;
   }
 
-  struct Write {
-    Addr addr;  // in the file mapping (A's or B's: the same file offset)
-    std::uint8_t value;
-  };
   struct Thread {
-    std::vector<Write> writes;  // successful ones, in program order
+    std::vector<FileWrite> writes;  // successful ones, in program order (A's or B's mapping: the same offsets)
     std::string error;
     std::uint64_t ops = 0;
   };
@@ -827,23 +831,15 @@ StressReport run_writeback(const StressConfig& cfg) {
     }
   }, &kernel);
   kernel.drain_work();
-  std::map<Addr, std::uint8_t> last;  // bytes are per thread
+  std::vector<std::vector<FileWrite>> writes(n);
   for (int t = 0; t < n; ++t) {
     rep.ops += out[t].ops;
     if (!out[t].error.empty()) fail(rep, "thread " + std::to_string(t) + ": " + out[t].error);
-    for (const Write& w : out[t].writes) last[w.addr] = w.value;
+    writes[t] = std::move(out[t].writes);
   }
   if (auto inv = a->check_invariants(); !inv.empty()) fail(rep, "invariants:\n" + join_lines(inv));
   if (!kernel.writeback(file).ok()) fail(rep, "final writeback failed");
-  for (const auto& [at, v] : last) {
-    const Addr off = at - kFileAt;
-    const std::uint8_t got = kernel.disk_page(file, off / kP).get(static_cast<std::uint32_t>(off % kP));
-    if (got != v) {
-      fail(rep, "lost write at " + hex(at) + ": disk has " + std::to_string(got) + ", last written " +
-                    std::to_string(v));
-      break;
-    }
-  }
+  fail(rep, lost_write(kernel, file, kFileAt, writes));
   a = impl::ARef<impl::MmWithUser>::adopt(nullptr);  // the last mmput: teardown and free
   if (auto bugs = kernel.bugs(); !bugs.empty()) fail(rep, "kernel bugs:\n" + join_lines(bugs));
   return rep;
