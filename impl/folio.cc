@@ -77,25 +77,73 @@ Page& Page::zero_page() {
 
 Folio::Folio(FolioId id, FolioKind kind, unsigned order, std::uint32_t refs,
              FolioOwner* owner)
-    : owner_(owner), id_(id), kind_(kind), order_(order), refcount_(refs) {
+    : kind_(kind),
+      order_(static_cast<std::uint8_t>(order)),
+      owned_(owner != nullptr),
+      refcount_(refs),
+      owner_(owner),
+      large_(order > 0 ? new Page[std::size_t{1} << order] : nullptr),
+      id_(id) {
   assert(order == 0 || order == 9);
   small_.folio_ = this;
-  if (order > 0) {
-    large_ = std::make_unique<Page[]>(nr_pages());
-    for (std::uint32_t i = 0; i < nr_pages(); ++i) {
-      large_[i].folio_ = this;
-      large_[i].index_ = i;
-    }
+  for (std::uint32_t i = 0; large_ && i < nr_pages(); ++i) {
+    large_[i].folio_ = this;
+    large_[i].index_ = i;
   }
 }
 
-bool Folio::put() {
+Folio::~Folio() {
+  if (order_ != 0) delete[] large_;
+}
+
+bool Folio::put_testzero() {
   // Test-only fault (impl/fault_switch.h).
   const bool racy = fault_active(Fault::kFolioPutRacy);
-  if ((racy ? refcount_.racy_dec() : refcount_.dec()) != AtomicRefcount::Event::kHitZero) return false;
-  if (owner_) owner_->folio_freed(*this);
+  return (racy ? refcount_.racy_dec() : refcount_.dec()) == AtomicRefcount::Event::kHitZero;
+}
+
+void Folio::release() {
+  if (owned_) owner_->folio_freed(*this);
+}
+
+bool Folio::put() {
+  if (!put_testzero()) return false;
+  release();
   delete this;
   return true;
+}
+
+void Folio::put_batch(Folio* const* folios, std::size_t n) {
+  // Freed order-0 folios: their frames and descriptors go back in bulk.
+  // Anything else (a THP, a folio with an owner to tell) is freed alone.
+  constexpr std::size_t kChunk = 64;
+  FrameWord* frames[kChunk];
+  void* descs[kChunk];
+  std::size_t nframes = 0, ndescs = 0;
+  auto drain = [&] {
+    free_frames(frames, nframes);
+    free_folio_descs(descs, ndescs);
+    nframes = ndescs = 0;
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    Folio* f = folios[i];
+    if (!f->put_testzero()) continue;
+    if (f->order_ != 0 || f->owned_) {
+      f->release();
+      delete f;
+      continue;
+    }
+    // The frame is taken out first, so the destructor frees nothing. The
+    // last reference is gone: nobody else can reach data_ any more.
+    if (FrameWord* d = f->small_.data_.load(std::memory_order_relaxed)) {
+      frames[nframes++] = d;
+      f->small_.data_.store(nullptr, std::memory_order_relaxed);
+    }
+    f->~Folio();
+    descs[ndescs++] = f;
+    if (ndescs == kChunk) drain();
+  }
+  drain();
 }
 
 }  // namespace mmv::impl

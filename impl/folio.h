@@ -24,8 +24,10 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 
 #include "impl/page_alloc.h"
 #include "impl/refcount.h"
@@ -77,13 +79,23 @@ class alignas(8) Page {
   std::atomic<FrameWord*> data_{nullptr};
 };
 
-class alignas(16) Folio {
+class alignas(kFolioDescAlign) Folio {
  public:
   // refcount starts at `refs`. order is 0 or 9.
   Folio(FolioId id, FolioKind kind, unsigned order, std::uint32_t refs,
         FolioOwner* owner = nullptr);
   Folio(const Folio&) = delete;
   Folio& operator=(const Folio&) = delete;
+  ~Folio();
+
+  // Descriptors live in the page allocator's memmap (impl/page_alloc.h),
+  // not on the heap.
+  // (Both forms: which one a new-expression uses depends on whether
+  // kFolioDescAlign is above the default new alignment.)
+  static void* operator new(std::size_t size) { return alloc_folio_desc(size); }
+  static void* operator new(std::size_t size, std::align_val_t) { return alloc_folio_desc(size); }
+  static void operator delete(void* desc) { free_folio_desc(desc); }
+  static void operator delete(void* desc, std::align_val_t) { free_folio_desc(desc); }
 
   FolioId id() const { return id_; }
   FolioKind kind() const { return kind_; }
@@ -121,20 +133,35 @@ class alignas(16) Folio {
   // Drops one reference; deletes the folio on the last. Returns whether it
   // did. The caller must have flushed the TLB of every mapping it removed.
   bool put();
+  // put() for n folios at once (folios_put: a gather's flush): each loses
+  // one reference, and those that lost their last are freed together, their
+  // frames and descriptors handed back in bulk.
+  static void put_batch(Folio* const* folios, std::size_t n);
 
  private:
-  FolioOwner* const owner_;
-  const FolioId id_;
+  // The zap path's fields first: with descriptors 32-byte aligned, the
+  // first 32 bytes (the page, kind, order, flags and refcount) share one
+  // cache line, which is all a zap of an anonymous page touches until it
+  // frees the folio.
+  // Drops one reference: true if it was the last (the caller frees).
+  bool put_testzero();
+  // Tells the owner, if any; the folio is then destroyed by the caller.
+  void release();
+
+  Page small_;  // order 0
   const FolioKind kind_;
-  const unsigned order_;
+  const std::uint8_t order_;
+  const bool owned_;  // owner_ is set: read here, so a free of an unowned
+                      // order-0 folio stays on this first line
   AtomicRefcount refcount_;
-  std::atomic<std::uint32_t> pins_{0};
+  FolioOwner* const owner_;
+  Page* const large_;  // order 9: nr_pages() Pages, owned
   std::atomic<bool> dirty_{false};
   std::atomic<bool> accessed_{false};
+  std::atomic<std::uint32_t> pins_{0};
+  const FolioId id_;
   FileId file_ = 0;
   std::uint64_t index_ = 0;
-  Page small_;                      // order 0
-  std::unique_ptr<Page[]> large_;  // order 9
 };
 
 }  // namespace mmv::impl

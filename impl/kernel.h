@@ -86,7 +86,12 @@ class Kernel final : private FolioOwner {
   // The allocation gate: false (consuming the injected failure) if this
   // allocation is to fail. Called at exactly the points where model::System
   // calls try_alloc, so both fail the same allocation.
-  bool try_alloc() { return !fail_next_.exchange(false, std::memory_order_acq_rel); }
+  // Every fault that allocates passes here: a load first, so that while no
+  // failure is armed no fault writes this kernel-wide cache line.
+  bool try_alloc() {
+    return !(fail_next_.load(std::memory_order_acquire) &&
+             fail_next_.exchange(false, std::memory_order_acq_rel));
+  }
   // A new folio with the next id and `refs` references.
   Folio* new_folio(FolioKind kind, unsigned order, std::uint32_t refs);
   FolioId next_folio_id() const { return next_folio_.load(std::memory_order_acquire); }

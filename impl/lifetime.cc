@@ -155,9 +155,7 @@ void Mm::check_mm() {
   if (table_counts() != TableCounts{}) kernel_.report_bug("check_mm: page tables left at free");
 }
 
-Rss Mm::rss() const {
-  return {rss_file_.load(std::memory_order_relaxed), rss_anon_.load(std::memory_order_relaxed)};
-}
+Rss Mm::rss() const { return {rss_.sum(kRssFile), rss_.sum(kRssAnon)}; }
 
 TableCounts Mm::table_counts() const {
   return {static_cast<std::size_t>(pt_.nr_pte_tables()),
@@ -166,7 +164,7 @@ TableCounts Mm::table_counts() const {
 }
 
 void Mm::rss_add(FolioKind kind, std::int64_t delta) {
-  (kind == FolioKind::kAnon ? rss_anon_ : rss_file_).fetch_add(delta, std::memory_order_relaxed);
+  rss_.add(kind == FolioKind::kAnon ? kRssAnon : kRssFile, delta);
 }
 
 }  // namespace mmv::impl

@@ -19,8 +19,9 @@
 //    after each change, with a release store; lock_vma_under_rcu reads it
 //    with an acquire load inside an RCU read section. Snapshots and removed
 //    VMAs are freed a grace period after they are replaced.
-//  - Page-table entries: impl/page_table.h. rss and table counters are
-//    atomics updated with the entries they count.
+//  - Page-table entries: impl/page_table.h. rss counters are per-CPU
+//    (impl/percpu_counter.h), table counters atomics, both updated with the
+//    entries they count.
 //  - Faults and zaps run with the mmap read lock or the VMA's read lock;
 //    mmap/munmap/mprotect/exit_mmap with the mmap write lock.
 //  Lock order: mmap -> VMA -> page_table_lock -> PMD -> PTE (lockdep).
@@ -48,6 +49,7 @@
 #include "impl/kernel.h"
 #include "impl/mmap_lock.h"
 #include "impl/page_table.h"
+#include "impl/percpu_counter.h"
 #include "impl/rcu.h"
 #include "impl/refcount.h"
 #include "impl/thread_annotations.h"
@@ -230,14 +232,17 @@ class Mm {
   std::vector<VmaRef*> removed_ MMV_GUARDED_BY(mmap_lock_);
 
   PageTables pt_;
-  std::atomic<std::int64_t> rss_file_{0};
-  std::atomic<std::int64_t> rss_anon_{0};
-  std::atomic<std::uint64_t> zap_rejections_{0};
+  // MM_FILEPAGES and MM_ANONPAGES, per CPU (impl/percpu_counter.h).
+  static constexpr std::size_t kRssFile = 0, kRssAnon = 1;
+  PerCpuCounters<2> rss_;
+  // Written by zaps and flushes: a line of their own, away from what a
+  // fault on another VMA reads.
+  alignas(64) std::atomic<std::uint64_t> zap_rejections_{0};
   std::atomic<std::uint64_t> tlb_flushes_{0};
   // MmuGathers in flight on this mm (the kernel's tlb_flush_pending).
   std::atomic<int> tlb_flush_pending_{0};
   Tlbs tlbs_;
-  Mutex anon_vma_lock_{lockdep::LockClass::kPageTableLock};
+  alignas(64) Mutex anon_vma_lock_{lockdep::LockClass::kPageTableLock};
   std::uint64_t next_anon_vma_ MMV_GUARDED_BY(anon_vma_lock_) = 1;
 };
 

@@ -66,7 +66,9 @@ class MMV_CAPABILITY("mmap_lock") MmapLock {
 
  private:
   std::shared_mutex rw_;
-  std::atomic<std::uint64_t> seq_{0};
+  // Its own cache line: every read-locker writes rw_, and every per-VMA
+  // lock attempt reads seq_.
+  alignas(64) std::atomic<std::uint64_t> seq_{0};
 };
 
 }  // namespace mmv::impl

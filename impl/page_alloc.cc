@@ -1,8 +1,12 @@
 #include "impl/page_alloc.h"
 
+#include <cassert>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <vector>
+
+#include <sys/mman.h>
 
 #include "impl/fault_switch.h"
 #include "impl/sanitizers.h"
@@ -27,27 +31,77 @@ FramePtr new_frame() {
 }
 
 #if !MMV_ASAN
-constexpr std::size_t kCacheMax = 1024;
+// One kind of recycled object: a per-thread cache of up to kCacheMax free
+// objects over a shared list. Kind only tells the instances apart.
+template <int Kind>
+class Recycler {
+ public:
+  static constexpr std::size_t kCacheMax = 1024;
 
-struct Shared {
-  std::mutex mu;
-  std::vector<FramePtr> frames;
-};
-Shared& shared() {
-  static auto* s = new Shared;  // never destroyed: threads may exit after main
-  return *s;
-}
-
-struct ThreadCache {
-  std::vector<FramePtr> frames;
-  ~ThreadCache() {
-    // Test-only fault (impl/fault_switch.h): no lock.
-    std::unique_lock<std::mutex> g(shared().mu, std::defer_lock);
-    if (!fault_active(Fault::kFreeListUnlocked)) g.lock();
-    shared().frames.insert(shared().frames.end(), frames.begin(), frames.end());
+  // A cached object, or null when this thread's cache and the shared list
+  // are both empty.
+  static void* take() {
+    auto& mine = t_cache.objs;
+    if (mine.empty()) {
+      Shared& s = shared();
+      std::lock_guard<std::mutex> g(s.mu);
+      const std::size_t n = std::min(s.objs.size(), kCacheMax / 2);
+      mine.insert(mine.end(), s.objs.end() - static_cast<std::ptrdiff_t>(n), s.objs.end());
+      s.objs.resize(s.objs.size() - n);
+    }
+    if (mine.empty()) return nullptr;
+    void* p = mine.back();
+    mine.pop_back();
+    return p;
   }
+
+  static void give(void* p) { give(&p, 1); }
+
+  static void give(void* const* p, std::size_t n) {
+    auto& mine = t_cache.objs;
+    mine.insert(mine.end(), p, p + n);
+    if (mine.size() >= kCacheMax) {
+      Shared& s = shared();
+      std::lock_guard<std::mutex> g(s.mu);
+      s.objs.insert(s.objs.end(), mine.begin() + kCacheMax / 2, mine.end());
+      mine.resize(kCacheMax / 2);
+    }
+  }
+
+ private:
+  struct Shared {
+    std::mutex mu;
+    std::vector<void*> objs;
+  };
+  static Shared& shared() {
+    static auto* s = new Shared;  // never destroyed: threads may exit after main
+    return *s;
+  }
+  struct ThreadCache {
+    std::vector<void*> objs;
+    ThreadCache() { objs.reserve(kCacheMax); }
+    ~ThreadCache() {
+      // Test-only fault (impl/fault_switch.h): no lock.
+      std::unique_lock<std::mutex> g(shared().mu, std::defer_lock);
+      if (!fault_active(Fault::kFreeListUnlocked)) g.lock();
+      shared().objs.insert(shared().objs.end(), objs.begin(), objs.end());
+    }
+  };
+  static thread_local ThreadCache t_cache;
 };
-thread_local ThreadCache t_cache;
+template <int Kind>
+thread_local typename Recycler<Kind>::ThreadCache Recycler<Kind>::t_cache;
+
+using Frames = Recycler<0>;
+using FolioDescs = Recycler<1>;
+
+// The descriptors a thread has not handed out yet: the rest of its chunk.
+constexpr std::size_t kChunkBytes = std::size_t{2} << 20;
+struct Chunk {
+  std::byte* next = nullptr;
+  std::size_t left = 0;
+};
+thread_local Chunk t_chunk;
 #endif
 
 }  // namespace
@@ -56,34 +110,56 @@ FrameWord* alloc_frame() {
 #if MMV_ASAN
   return new_frame();
 #else
-  auto& mine = t_cache.frames;
-  if (mine.empty()) {
-    std::lock_guard<std::mutex> g(shared().mu);
-    auto& all = shared().frames;
-    const std::size_t take = std::min(all.size(), kCacheMax / 2);
-    mine.insert(mine.end(), all.end() - static_cast<std::ptrdiff_t>(take), all.end());
-    all.resize(all.size() - take);
-  }
-  if (mine.empty()) return new_frame();
-  FramePtr f = mine.back();
-  mine.pop_back();
+  auto* f = static_cast<FramePtr>(Frames::take());
+  if (!f) return new_frame();
   zero(f);  // zeroed on allocation, like __GFP_ZERO, not on free
   return f;
 #endif
 }
 
-void free_frame(FrameWord* frame) {
+void free_frame(FrameWord* frame) { free_frames(&frame, 1); }
+
+void free_frames(FrameWord* const* frames, std::size_t n) {
 #if MMV_ASAN
-  delete[] frame;
+  for (std::size_t i = 0; i < n; ++i) delete[] frames[i];
 #else
-  auto& mine = t_cache.frames;
-  mine.push_back(frame);
-  if (mine.size() >= kCacheMax) {
-    std::lock_guard<std::mutex> g(shared().mu);
-    auto& all = shared().frames;
-    all.insert(all.end(), mine.begin() + kCacheMax / 2, mine.end());
-    mine.resize(kCacheMax / 2);
+  static_assert(sizeof(FrameWord*) == sizeof(void*));
+  Frames::give(reinterpret_cast<void* const*>(frames), n);
+#endif
+}
+
+void* alloc_folio_desc(std::size_t size) {
+#if MMV_ASAN
+  return ::operator new(size, std::align_val_t{kFolioDescAlign});
+#else
+  if (void* p = FolioDescs::take()) return p;
+  assert(size % kFolioDescAlign == 0);
+  Chunk& c = t_chunk;
+  if (c.left == 0) {
+    // Never freed: descriptors are recycled, not returned. A chunk is one
+    // 2 MiB huge page where the system gives one (as the kernel's memmap
+    // sits in its huge-page direct map): a large zap walks tens of
+    // megabytes of descriptors, and with 4 KiB pages every 40th would
+    // also miss the TLB.
+    void* p = ::operator new(kChunkBytes, std::align_val_t{kChunkBytes});
+    (void)madvise(p, kChunkBytes, MADV_HUGEPAGE);  // advice: failure is fine
+    c.next = static_cast<std::byte*>(p);
+    c.left = kChunkBytes / size;
   }
+  void* p = c.next;
+  c.next += size;
+  --c.left;
+  return p;
+#endif
+}
+
+void free_folio_desc(void* desc) { free_folio_descs(&desc, 1); }
+
+void free_folio_descs(void* const* descs, std::size_t n) {
+#if MMV_ASAN
+  for (std::size_t i = 0; i < n; ++i) ::operator delete(descs[i], std::align_val_t{kFolioDescAlign});
+#else
+  FolioDescs::give(descs, n);
 #endif
 }
 

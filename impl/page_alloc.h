@@ -1,19 +1,28 @@
-// The page allocator: 4 KiB data frames for Pages (impl/folio.h), kept on
-// free lists instead of going back to malloc, as the kernel keeps freed
-// pages on per-CPU lists. Without it, freeing the frames of a large zap
-// costs far more than the zap itself (glibc consolidates and trims its heap
-// inside free()), and the zap path's cost would be the C library's.
+// The page allocator: 4 KiB data frames for Pages and the Folio descriptors
+// themselves (impl/folio.h), both recycled through free lists instead of
+// going back to malloc, as the kernel keeps freed pages on per-CPU lists
+// and their struct pages in the memmap.
 //
-// Thread safety: each thread frees to and allocates from its own cache;
-// caches overflow to, and refill from, one shared list under a mutex (not a
-// lockdep class: it is a leaf taken with no other lock of this pool held).
-// Frames cached by a thread that exits go to the shared list.
+// Why: freeing a large zap's frames and descriptors through malloc costs
+// more than the zap itself (glibc consolidates and trims its heap inside
+// free()), and descriptors scattered over the heap cost a cache miss per
+// page of a large zap. Descriptors are carved from large chunks, a thread's
+// in the order it allocates them, and recycled last-in first-out: the
+// folios a fault loop maps lie next to each other, and the zap that clears
+// them walks their descriptors almost in order.
 //
-// Under AddressSanitizer frames are plain new[]/delete[], so a use after
-// free of page data is still reported.
+// Thread safety: each thread frees to and allocates from its own caches;
+// a cache overflows to, and refills from, one shared list per kind under a
+// mutex (not a lockdep class: a leaf taken with no other lock of this pool
+// held). What a thread has cached when it exits goes to the shared list.
+// Descriptor chunks are never returned (the memmap is permanent).
+//
+// Under AddressSanitizer both are plain operator new/delete, so a use after
+// free of page data or of a folio is still reported.
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "model/addr.h"
@@ -28,5 +37,16 @@ inline constexpr std::uint32_t kFrameWords = kPageSize / sizeof(std::uint64_t);
 // A zero-filled frame.
 FrameWord* alloc_frame();
 void free_frame(FrameWord* frame);
+// Frees n frames at once: what a gather's flush frees, with one look at
+// this thread's cache instead of n.
+void free_frames(FrameWord* const* frames, std::size_t n);
+
+// Raw storage for one Folio (Folio's operator new/delete): `size` is always
+// sizeof(Folio), a multiple of kFolioDescAlign, and descriptors are aligned
+// to it, so each one's first kFolioDescAlign bytes lie in one cache line.
+inline constexpr std::size_t kFolioDescAlign = 32;
+void* alloc_folio_desc(std::size_t size);
+void free_folio_desc(void* desc);
+void free_folio_descs(void* const* descs, std::size_t n);
 
 }  // namespace mmv::impl

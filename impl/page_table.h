@@ -70,8 +70,14 @@ class PteTable {
   // Lock-free read: exact under ptl(), a hint otherwise.
   Pte get(unsigned i) const { return Pte::from_raw(e_[i].load(std::memory_order_acquire)); }
   void set(unsigned i, Pte v) MMV_REQUIRES(ptl_) { e_[i].store(v.raw(), std::memory_order_release); }
+  // Clears entry i and returns what it held. Only PTL holders change
+  // entries (no hardware sets accessed or dirty bits behind the lock here:
+  // impl/tlb.h, rule 2), so a load and a store do what an exchange would,
+  // without a locked instruction per page; an empty entry is not written.
   Pte clear(unsigned i) MMV_REQUIRES(ptl_) {
-    return Pte::from_raw(e_[i].exchange(0, std::memory_order_acq_rel));
+    const std::uint64_t v = e_[i].load(std::memory_order_relaxed);
+    if (v != 0) e_[i].store(0, std::memory_order_release);
+    return Pte::from_raw(v);
   }
   // Fills a table nobody else can see yet (a THP split's deposited table).
   void set_unpublished(unsigned i, Pte v) { e_[i].store(v.raw(), std::memory_order_relaxed); }

@@ -29,11 +29,23 @@
 //
 // Thread safety: each CPU's TLB has its own lock (lockdep class kTlb, taken
 // last). An access through a hit holds its CPU's lock for the load or store,
-// and a flush takes every CPU's lock in turn, so a shootdown waits for
-// accesses in flight, as an IPI does.
+// and a flush takes the lock of every CPU it shoots down, so a shootdown
+// waits for accesses in flight, as an IPI does.
+//
+// Which CPUs a flush visits (the kernel IPIs only the CPUs in mm_cpumask):
+// each CPU keeps bounds, [lo, hi) of the pages it may cache, in whole PUDs
+// (1 GiB), widened by fill() and recomputed from the entries by every
+// flush that visits it. A flush skips,
+// without its lock, a CPU whose bounds miss the range. That is safe because
+// of rule 1: any fill of a translation the flusher cleared or downgraded
+// held that entry's lock before the flusher changed the entry, so its
+// widening happened before the flusher took that lock, and the flusher's
+// read of the bounds sees it. A reader on another VMA then shares no cache
+// line with a zap's shootdown.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 
@@ -66,10 +78,17 @@ class Tlbs {
     bool writable = false;
   };
   static constexpr Addr kNoPage = ~Addr{0};
-  struct Cpu {
+  // A cache line (or more) of its own: CPUs do not share lines.
+  struct alignas(64) Cpu {
     Mutex lock{lockdep::LockClass::kTlb};
     std::array<Entry, kEntries> e MMV_GUARDED_BY(lock);
+    // The bounds (see the header comment): changed under `lock`, read
+    // without it by flushes.
+    std::atomic<Addr> lo{kNoPage};
+    std::atomic<Addr> hi{0};
   };
+  // Recomputes c's bounds from its entries.
+  static void rebound(Cpu& c) MMV_REQUIRES(c.lock);
   static std::size_t slot(Addr vpage) { return (vpage >> kPageShift) % kEntries; }
   Cpu& cpu(int c) { return cpus_[static_cast<unsigned>(c) % kCpus]; }
 

@@ -16,6 +16,13 @@
 #include "impl/mmu_gather.h"
 
 namespace mmv::impl {
+namespace {
+
+// How far ahead of the entry it clears a zap prefetches a descriptor
+// (about one DRAM latency of this loop's iterations).
+constexpr unsigned kPrefetchAhead = 16;
+
+}  // namespace
 
 MmuGather::MmuGather(Mm& mm) : mm_(mm) { mm_.tlb_flush_pending_.fetch_add(1, std::memory_order_acq_rel); }
 
@@ -38,7 +45,7 @@ void MmuGather::flush() {
   // flush in the middle of it.
   if (!skip_shootdown_) mm_.flush_tlb(lo_, hi_);
   cleared_ = false;
-  for (std::size_t i = 0; i < n_; ++i) batch_[i]->put();
+  Folio::put_batch(batch_.data(), n_);
   n_ = 0;
 }
 
@@ -117,8 +124,12 @@ void Mm::zap_range(Addr lo, Addr hi, MmuGather& tlb) {
             MutexLock g(t->ptl());
             std::int64_t anon = 0, file = 0;
             for (; i < end && !tlb.full(); ++i) {
-              if (t->get(i).none()) continue;
+              // Each present entry costs a load of its page's descriptor,
+              // a cache miss in a large zap that nothing else here waits
+              // for: start it a few entries ahead.
+              if (i + kPrefetchAhead < end) __builtin_prefetch(t->get(i + kPrefetchAhead).page(), 1);
               const Pte p = t->clear(i);
+              if (p.none()) continue;
               Page* page = p.page();
               if (page->is_zero_page()) {
                 tlb.cleared();
