@@ -109,6 +109,12 @@ class KernelSide {
     return true;
   }
 
+  // A CPU load of one byte (a read fault the first time).
+  bool load(Addr addr) {
+    (void)*reinterpret_cast<volatile std::uint8_t*>(addr);
+    return true;
+  }
+
   // The measured call: the kernel's zap of [addr, addr + len).
   bool zap(Addr /*vma*/, Addr addr, std::uint64_t len) {
     return ::madvise(reinterpret_cast<void*>(addr), len, MADV_DONTNEED) == 0;

@@ -33,11 +33,22 @@
 //                                    of each block (split path); the area is
 //                                    unmapped and mapped again before each
 //                                    iteration so every block is a fresh THP
-//   BM_ZapConcurrent/impl/<pages>    BM_ZapDense/impl while another thread
-//                                    loops lock_vma_under_rcu + read faults
-//                                    on four other VMAs; reader_ops = the
-//                                    reader's operations per second of zap
-//                                    time (compare with BM_ZapDense/impl)
+//   BM_Munmap/<side>/<pages>         populate, then munmap (timed); the
+//                                    area is mapped again, untimed
+//   BM_ExitMmap/<side>/<pages>       a fresh mm populated, then its last
+//                                    user goes (impl, model: mmput; kernel:
+//                                    a child process exits, so its row
+//                                    includes a process exit's constant)
+//   BM_Fault{AnonRead,AnonWrite,FileRead,FileWrite}/<side>/<pages>
+//                                    the fault side: `pages` accesses, each
+//                                    a fault, timed; a zap between rounds
+//   BM_ZapConcurrent/impl/pages:<p>/readers:<r>
+//                                    BM_ZapDense/impl while r threads loop
+//                                    lock_vma_under_rcu + read faults on
+//                                    four other VMAs; zap_vs_solo and
+//                                    reader_vs_solo compare each side with
+//                                    itself alone, measured in the same
+//                                    iterations (see BM_ZapConcurrent)
 //
 // Counters: thp_blocks = fraction of 2 MiB blocks that were PMD-mapped after
 // the first populate (THP rows; the kernel's comes from AnonHugePages and is
@@ -60,10 +71,20 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
+#include <mutex>
+#include <optional>
 #include <thread>
+#include <utility>
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 #include "bench/kernel_space.h"
@@ -87,6 +108,7 @@ constexpr Addr kReaderStride = Addr{128} << 30;
 // See the header comment; the same on every side, so names still pair up.
 constexpr double kThpMinTime = 0.05;
 constexpr const char* kDefaultMinTime = "--benchmark_min_time=0.2";
+constexpr benchmark::IterationCount kOversubscribedIterations = 200;
 
 // Ends a benchmark whose setup failed (the loop must still be entered).
 void fail_setup(benchmark::State& state, const std::string& msg) {
@@ -272,12 +294,277 @@ struct ZapThpSplit {
   }
 };
 
-// impl only: BM_ZapDense/impl with a concurrent reader on other VMAs of the
-// same mm. One reader operation = lock_vma_under_rcu on the next page of the
-// next reader area, guard dropped, then a read of that page (a read fault
-// mapping the zero page, as long as the 256 GiB of reader areas last).
+// The same leaf clearing through munmap: populate, then munmap (timed) and
+// map the area again (untimed). Tables go too, which a zap leaves.
+template <class Side>
+struct Munmap {
+  static void run(benchmark::State& state) {
+    const auto pages = static_cast<std::uint64_t>(state.range(0));
+    const std::uint64_t len = pages * kPageSize;
+    Side side;
+    Addr base = 0;
+    if (auto e = side.map_anon(kBase, len, Huge::kNo, &base); !e.empty()) return fail_setup(state, e);
+    std::uint8_t v = 0;
+    bool mapped = true;
+    run_loop(
+        state, pages,
+        [&] {
+          if (!mapped) {
+            if (auto e = side.map_anon(kBase, len, Huge::kNo, &base); !e.empty()) return e;
+            mapped = true;
+          }
+          return touch_pages(side, base, pages, kPageSize, v = next_value(v));
+        },
+        [&] {
+          mapped = false;
+          return side.unmap(base, len).empty();
+        });
+    state.SetComplexityN(static_cast<std::int64_t>(pages));
+  }
+};
+
+// ... and through exit: a fresh address space per iteration, populated,
+// then its last user goes (timed: exit_mmap and the mm's free).
+template <class Side>
+struct ExitMmap {
+  static void run(benchmark::State& state) {
+    const auto pages = static_cast<std::uint64_t>(state.range(0));
+    const std::uint64_t len = pages * kPageSize;
+    std::optional<Side> side;
+    std::uint8_t v = 0;
+    run_loop(
+        state, pages,
+        [&] {
+          side.emplace();
+          Addr base = 0;
+          if (auto e = side->map_anon(kBase, len, Huge::kNo, &base); !e.empty()) return e;
+          return touch_pages(*side, base, pages, kPageSize, v = next_value(v));
+        },
+        [&] { return side->exit(); });
+    state.SetComplexityN(static_cast<std::int64_t>(pages));
+  }
+};
+
+// The host kernel's exit_mmap is a process's exit: a child -- this binary
+// run again with kExitChildFlag, so that its address space is its own and
+// not a copy of this one -- maps and populates the area, then exits when
+// told; timed from the word to the parent's waitpid, so the row includes
+// the rest of a small process's exit (a constant visible at small sizes).
+constexpr const char* kExitChildFlag = "--mmv_exit_child";
+
+// The child's side (main() calls it): argv = pages value ready_fd go_fd.
+int exit_child(char** argv) {
+  const std::uint64_t pages = std::strtoull(argv[0], nullptr, 10);
+  const auto v = static_cast<std::uint8_t>(std::strtoul(argv[1], nullptr, 10));
+  const int ready = std::atoi(argv[2]), go = std::atoi(argv[3]);
+  void* p = ::mmap(nullptr, pages * kPageSize, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  char ok = p != MAP_FAILED && ::madvise(p, pages * kPageSize, MADV_NOHUGEPAGE) == 0 ? 1 : 0;
+  for (std::uint64_t i = 0; ok && i < pages; ++i) static_cast<volatile std::uint8_t*>(p)[i * kPageSize] = v;
+  if (::write(ready, &ok, 1) != 1) return 1;
+  char c;
+  (void)!::read(go, &c, 1);
+  return 0;
+}
+
+template <>
+struct ExitMmap<KernelSide> {
+  static void run(benchmark::State& state) {
+    const auto pages = static_cast<std::uint64_t>(state.range(0));
+    std::uint8_t v = 0;
+    pid_t child = -1;
+    int go = -1;
+    auto reap = [&] {
+      if (go >= 0) ::close(std::exchange(go, -1));  // EOF: the child exits
+      if (child > 0) ::waitpid(std::exchange(child, -1), nullptr, 0);
+    };
+    run_loop(
+        state, pages,
+        [&]() -> std::string {
+          int ready[2], gp[2];
+          if (::pipe(ready) != 0) return errno_string("pipe");
+          if (::pipe(gp) != 0) return errno_string("pipe");
+          v = next_value(v);
+          const std::string args[] = {std::to_string(pages), std::to_string(v), std::to_string(ready[1]),
+                                      std::to_string(gp[0])};
+          child = ::fork();
+          if (child < 0) return errno_string("fork");
+          if (child == 0) {
+            ::close(ready[0]);
+            ::close(gp[1]);
+            const char* argv[] = {"zap_bench", kExitChildFlag, args[0].c_str(), args[1].c_str(),
+                                  args[2].c_str(), args[3].c_str(), nullptr};
+            ::execv("/proc/self/exe", const_cast<char**>(argv));
+            ::_exit(127);
+          }
+          ::close(ready[1]);
+          ::close(gp[0]);
+          go = gp[1];
+          char ok = 0;
+          const bool got = ::read(ready[0], &ok, 1) == 1;
+          ::close(ready[0]);
+          if (!got || !ok) {
+            reap();
+            return "exit child could not populate";
+          }
+          return {};
+        },
+        [&] {
+          const char c = 1;
+          const bool wrote = ::write(go, &c, 1) == 1;
+          const bool waited = ::waitpid(child, nullptr, 0) == child;
+          child = -1;
+          ::close(std::exchange(go, -1));
+          return wrote && waited;
+        });
+    reap();
+    state.SetComplexityN(static_cast<std::int64_t>(pages));
+  }
+};
+
+// The fault side, so that a faster zap is not paid for there: `pages` CPU
+// accesses (timed), each a fault, then a zap (untimed) for the next round.
+//   AnonRead: maps the zero page; AnonWrite: a new anonymous page;
+//   FileRead / FileWrite: a shared file mapping whose pages stay in the
+//   page cache (read: maps the cached page, with fault-around; write: maps
+//   it writable and dirties the folio).
+enum class Access { kAnonRead, kAnonWrite, kFileRead, kFileWrite };
+
+template <Access kAccess>
+struct FaultScenario {
+  template <class Side>
+  struct On {
+    static void run(benchmark::State& state) {
+      const auto pages = static_cast<std::uint64_t>(state.range(0));
+      const std::uint64_t len = pages * kPageSize;
+      constexpr bool kFile = kAccess == Access::kFileRead || kAccess == Access::kFileWrite;
+      constexpr bool kWrite = kAccess == Access::kAnonWrite || kAccess == Access::kFileWrite;
+      Side side;
+      Addr base = 0;
+      if (auto e = kFile ? side.map_file_shared(kBase, pages, &base) : side.map_anon(kBase, len, Huge::kNo, &base);
+          !e.empty())
+        return fail_setup(state, e);
+      std::uint8_t v = 0;
+      for (auto _ : state) {
+        v = next_value(v);
+        bool ok = true;
+        const auto t0 = Clock::now();
+        for (std::uint64_t i = 0; i < pages; ++i)
+          ok &= kWrite ? side.touch(base + i * kPageSize, v) : side.load(base + i * kPageSize);
+        const auto t1 = Clock::now();
+        state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+        if (!ok || !side.zap(base, base, len)) {
+          state.SkipWithError("fault or zap failed");
+          break;
+        }
+      }
+      state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * pages));
+    }
+  };
+};
+
+// impl only: BM_ZapDense/impl while `readers` threads run lock_vma_under_rcu
+// + read faults on four other VMAs of the same mm (each reader on a CPU of
+// its own, walking pages it has not read yet, so every read faults). Each
+// iteration measures both sides against themselves alone, interleaved so
+// that drift on the machine hits both alike, and with every thread busy in
+// every window, so that what differs is the mm's sharing, not how many
+// cores are busy (on this benchmark's VMs a core slows by up to a tenth
+// when its neighbour merely spins):
+//   1. a zap with the readers spinning (busy, touching nothing)
+//                                                -> the zap's solo rate
+//   2. the readers alone, for as long as step 3's zap takes, with this
+//      thread spinning                           -> the readers' solo rate
+//   3. a zap with the readers running (the benchmark's Time) -> both rates
+// Counters: zap_vs_solo = zap rate (3) / (1); reader_vs_solo = readers'
+// operations per second in (3) / in (2); reader_ops = the readers' rate in
+// (3). With more readers than free cores the OS, not the mm, decides.
+class Readers {
+ public:
+  enum Mode : int { kPark, kSpin, kRun };
+
+  Readers(impl::MmWithUser& mm, int n) : mm_(mm), count_(static_cast<std::size_t>(n)) {
+    // Threads start counted as awake, and park at once (mode_ is kPark).
+    awake_.store(n);
+    for (int r = 0; r < n; ++r) threads_.emplace_back([this, r] { loop(r); });
+  }
+  ~Readers() {
+    stop_.store(true);
+    set_mode(kSpin);
+    for (auto& t : threads_) t.join();
+  }
+  // Returns once every reader is in mode m. A reader just set running runs
+  // cold for its first operations: set(kRun) returns once the readers have
+  // done a few, so that no window counts them.
+  void set(Mode m) {
+    set_mode(m);
+    const int want = m == kPark ? 0 : static_cast<int>(threads_.size());
+    while (awake_.load() != want) {
+    }
+    if (m != kRun) return;
+    const std::uint64_t warm = ops() + 16 * threads_.size();
+    while (ops() < warm) {
+    }
+  }
+  std::uint64_t ops() const {
+    std::uint64_t n = 0;
+    for (const auto& c : count_) n += c.v.load(std::memory_order_relaxed);
+    return n;
+  }
+  std::uint64_t lookup_failures() const { return failures_.load(); }
+
+ private:
+  void loop(int r) {
+    const std::uint64_t area_pages = kReaderAreaLen / kPageSize;
+    const int cpu = 1 + r % (impl::Tlbs::kCpus - 1);  // CPU 0 is the zap's
+    std::uint64_t i = static_cast<std::uint64_t>(r) * (area_pages / 4);
+    std::uint64_t n = 0, failures = 0;
+    while (!stop_.load(std::memory_order_relaxed)) {
+      const int m = mode_.load(std::memory_order_relaxed);
+      if (m == kPark) {
+        awake_.fetch_sub(1);
+        {
+          std::unique_lock<std::mutex> g(park_mu_);
+          park_cv_.wait(g, [&] { return mode_.load() != kPark; });
+        }
+        awake_.fetch_add(1);
+        continue;
+      }
+      if (m == kSpin) continue;
+      const Addr a = kReaderBase + (i % kReaderAreas) * kReaderStride + ((i / kReaderAreas) % area_pages) * kPageSize;
+      ++i;
+      if (!mm_.lock_vma_under_rcu(a)) ++failures;
+      (void)mm_.read(a, cpu);
+      count_[static_cast<std::size_t>(r)].v.store(++n, std::memory_order_relaxed);
+    }
+    failures_.fetch_add(failures);
+  }
+
+  void set_mode(Mode m) {
+    {
+      std::lock_guard<std::mutex> g(park_mu_);
+      mode_.store(m);
+    }
+    park_cv_.notify_all();
+  }
+
+  struct alignas(64) Count {
+    std::atomic<std::uint64_t> v{0};
+  };
+  std::mutex park_mu_;
+  std::condition_variable park_cv_;
+  impl::MmWithUser& mm_;
+  std::vector<Count> count_;
+  std::atomic<int> mode_{kPark};
+  std::atomic<bool> stop_{false};
+  std::atomic<int> awake_{0};
+  std::atomic<std::uint64_t> failures_{0};
+  std::vector<std::thread> threads_;
+};
+
 void BM_ZapConcurrent(benchmark::State& state) {
   const auto pages = static_cast<std::uint64_t>(state.range(0));
+  const auto nreaders = static_cast<int>(state.range(1));
   const std::uint64_t len = pages * kPageSize;
   ImplSide side;
   Addr base = 0;
@@ -287,40 +574,59 @@ void BM_ZapConcurrent(benchmark::State& state) {
     if (auto e = side.map_anon(kReaderBase + j * kReaderStride, kReaderAreaLen, Huge::kNo, &a); !e.empty())
       return fail_setup(state, e);
   }
-  impl::MmWithUser& mm = side.mm();
-  std::atomic<bool> stop{false};
-  alignas(64) std::atomic<std::uint64_t> ops{0};
-  std::uint64_t lookup_failures = 0;
-  const std::uint64_t area_pages = kReaderAreaLen / kPageSize;
-  std::thread reader([&] {
-    std::uint64_t n = 0, failures = 0;
-    for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-      const Addr a = kReaderBase + (i % kReaderAreas) * kReaderStride + ((i / kReaderAreas) % area_pages) * kPageSize;
-      if (!mm.lock_vma_under_rcu(a)) ++failures;
-      (void)mm.read(a);
-      ops.store(++n, std::memory_order_relaxed);
-    }
-    lookup_failures = failures;
-  });
-  const auto wall0 = Clock::now();
-  std::uint64_t during_zap = 0;
+  Readers readers(side.mm(), nreaders);
+  double solo_zap = 0, solo_read_time = 0, concurrent_zap = 0;
+  std::uint64_t solo_read_ops = 0, concurrent_read_ops = 0;
   std::uint8_t v = 0;
-  run_loop(
-      state, pages, [&] { return touch_pages(side, base, pages, kPageSize, v = next_value(v)); },
-      [&] {
-        const std::uint64_t o0 = ops.load(std::memory_order_relaxed);
-        const bool ok = side.zap(base, base, len);
-        during_zap += ops.load(std::memory_order_relaxed) - o0;
-        return ok;
-      });
-  stop.store(true, std::memory_order_relaxed);
-  reader.join();
-  const double wall = std::chrono::duration<double>(Clock::now() - wall0).count();
-  // Reader operations completed while a zap ran, per second of zap time.
-  state.counters["reader_ops"] = benchmark::Counter(static_cast<double>(during_zap), benchmark::Counter::kIsRate);
-  // The reader's throughput over the whole run (populates included).
-  state.counters["reader_ops_all"] = static_cast<double>(ops.load()) / wall;
-  state.counters["reader_lookup_fail"] = static_cast<double>(lookup_failures);
+  auto populate = [&] { return touch_pages(side, base, pages, kPageSize, v = next_value(v)); };
+  for (auto _ : state) {
+    // Populating with the readers parked: it is not measured.
+    readers.set(Readers::kPark);
+    if (auto e = populate(); !e.empty()) {
+      state.SkipWithError(e.c_str());
+      break;
+    }
+    // 1. The zap alone.
+    readers.set(Readers::kSpin);
+    auto t0 = Clock::now();
+    bool ok = side.zap(base, base, len);
+    solo_zap += std::chrono::duration<double>(Clock::now() - t0).count();
+    readers.set(Readers::kPark);
+    if (auto e = populate(); !e.empty()) {
+      state.SkipWithError(e.c_str());
+      break;
+    }
+    // 3. The zap with the readers.
+    readers.set(Readers::kRun);
+    std::uint64_t o0 = readers.ops();
+    t0 = Clock::now();
+    ok &= side.zap(base, base, len);
+    const auto t1 = Clock::now();
+    concurrent_read_ops += readers.ops() - o0;
+    const double zap_time = std::chrono::duration<double>(t1 - t0).count();
+    concurrent_zap += zap_time;
+    state.SetIterationTime(zap_time);
+    // 2. The readers alone, as long.
+    o0 = readers.ops();
+    t0 = Clock::now();
+    while (std::chrono::duration<double>(Clock::now() - t0).count() < zap_time) {
+    }
+    solo_read_ops += readers.ops() - o0;
+    solo_read_time += std::chrono::duration<double>(Clock::now() - t0).count();
+    if (!ok) {
+      state.SkipWithError("zap failed");
+      break;
+    }
+  }
+  readers.set(Readers::kPark);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * pages));
+  if (concurrent_zap > 0 && solo_zap > 0) state.counters["zap_vs_solo"] = solo_zap / concurrent_zap;
+  if (solo_read_ops > 0 && concurrent_zap > 0) {
+    state.counters["reader_vs_solo"] =
+        (static_cast<double>(concurrent_read_ops) / concurrent_zap) / (static_cast<double>(solo_read_ops) / solo_read_time);
+  }
+  state.counters["reader_ops"] = benchmark::Counter(static_cast<double>(concurrent_read_ops), benchmark::Counter::kIsRate);
+  state.counters["reader_lookup_fail"] = static_cast<double>(readers.lookup_failures());
 }
 
 // ---- Registration -----------------------------------------------------------
@@ -351,13 +657,32 @@ void register_all() {
                               [](Family* b) { b->Arg(1)->Arg(8)->Arg(32)->Complexity()->MinTime(kThpMinTime); });
   register_sides<ZapThpSplit>("BM_ZapThpSplit",
                               [](Family* b) { b->Arg(1)->Arg(8)->Arg(32)->Complexity()->MinTime(kThpMinTime); });
-  benchmark::RegisterBenchmark("BM_ZapConcurrent/impl", &BM_ZapConcurrent)->UseManualTime()->Arg(512)->Arg(4096)->Arg(65536);
+  register_sides<Munmap>("BM_Munmap", [](Family* b) { b->Arg(16)->Arg(512)->Arg(4096)->Arg(65536)->Complexity(); });
+  register_sides<ExitMmap>("BM_ExitMmap", [](Family* b) { b->Arg(16)->Arg(512)->Arg(4096)->Arg(65536)->Complexity(); });
+  auto faults = [](Family* b) { b->Arg(512)->Arg(4096); };
+  register_sides<FaultScenario<Access::kAnonRead>::On>("BM_FaultAnonRead", faults);
+  register_sides<FaultScenario<Access::kAnonWrite>::On>("BM_FaultAnonWrite", faults);
+  register_sides<FaultScenario<Access::kFileRead>::On>("BM_FaultFileRead", faults);
+  register_sides<FaultScenario<Access::kFileWrite>::On>("BM_FaultFileWrite", faults);
+  benchmark::RegisterBenchmark("BM_ZapConcurrent/impl", &BM_ZapConcurrent)
+      ->UseManualTime()
+      ->ArgNames({"pages", "readers"})
+      ->ArgsProduct({{512, 4096, 65536}, {1}});
+  // More readers than this machine's spare cores: every mode switch waits
+  // for the OS to run a descheduled reader, so these run a fixed number of
+  // iterations instead of until a minimum time.
+  benchmark::RegisterBenchmark("BM_ZapConcurrent/impl", &BM_ZapConcurrent)
+      ->UseManualTime()
+      ->ArgNames({"pages", "readers"})
+      ->ArgsProduct({{512, 4096, 65536}, {2, 4}})
+      ->Iterations(kOversubscribedIterations);
 }
 
 }  // namespace
 }  // namespace mmv::bench
 
 int main(int argc, char** argv) {
+  if (argc == 6 && std::string_view(argv[1]) == mmv::bench::kExitChildFlag) return mmv::bench::exit_child(argv + 2);
   // This binary's default min time, unless the command line sets one.
   std::vector<char*> args(argv, argv + argc);
   bool has_min_time = false;

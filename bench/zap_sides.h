@@ -5,10 +5,13 @@
 //   std::string map_anon(Addr want, std::uint64_t len, Huge huge, Addr* out);
 //   std::string unmap(Addr addr, std::uint64_t len);
 //   bool touch(Addr addr, std::uint8_t value);        // a CPU store (faults in)
+//   bool load(Addr addr);                             // a CPU load (faults in)
 //   bool zap(Addr vma, Addr addr, std::uint64_t len); // the measured call
 //   std::string map_file_shared(Addr want, std::uint64_t pages, Addr* out);
 //   std::string check_file(std::uint64_t pages, Expected expected);
 //   long thp_blocks(Addr base, std::uint64_t blocks) const;  // PMD-mapped blocks
+//   bool exit();                                      // impl, model: the last
+//                                                     // mmput (exit_mmap)
 //
 // Strings are error messages (empty: success). The impl and the model map
 // at the fixed address `want` (MAP_FIXED_NOREPLACE semantics); the kernel
@@ -70,6 +73,7 @@ class ImplSide {
   }
   std::string unmap(Addr addr, std::uint64_t len) { return error_of(mm_->munmap(addr, len), "impl munmap"); }
   bool touch(Addr addr, std::uint8_t value) { return mm_->write(addr, value).ok(); }
+  bool load(Addr addr) { return mm_->read(addr).ok(); }
   bool zap(Addr vma, Addr addr, std::uint64_t len) {
     auto r = mm_->zap_page_range_single(vma, addr, len);
     return r.ok() && r.value() == ZapOutcome::kZapped;
@@ -104,6 +108,11 @@ class ImplSide {
   }
 
   impl::MmWithUser& mm() { return *mm_; }
+  // Drops the only mm_users reference: the teardown runs here.
+  bool exit() {
+    { auto last = std::move(mm_); }
+    return true;
+  }
 
  private:
   impl::Kernel kernel_;  // declared first: must outlive mm_
@@ -123,6 +132,7 @@ class ModelSide {
   }
   std::string unmap(Addr addr, std::uint64_t len) { return error_of(s_.munmap(addr, len), "model munmap"); }
   bool touch(Addr addr, std::uint8_t value) { return s_.write(addr, value).ok(); }
+  bool load(Addr addr) { return s_.read(addr).ok(); }
   bool zap(Addr vma, Addr addr, std::uint64_t len) {
     auto r = s_.zap_page_range_single(vma, addr, len);
     return r.ok() && r.value() == ZapOutcome::kZapped;
@@ -156,6 +166,8 @@ class ModelSide {
     }
     return n;
   }
+
+  bool exit() { return s_.mmput().ok(); }
 
  private:
   model::System s_;
