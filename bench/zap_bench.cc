@@ -59,7 +59,8 @@
 // Wall time: manual time counts only the zap, so a benchmark lasts about
 // min_time * (populate + zap) / zap. The default --benchmark_min_time here
 // is kDefaultMinTime (the library's is 0.5 s), which puts a full run at about
-// two minutes. The kernel's THP populate costs ~70x its zap (a 2 MiB page
+// seven minutes (BM_ZapConcurrent's populates, two per iteration, and the
+// kernel's exit children are most of it). The kernel's THP populate costs ~70x its zap (a 2 MiB page
 // zeroed per block), so the THP families run with a fixed, smaller min time
 // (kThpMinTime) on every side; it shows in their names ("/min_time:0.050")
 // and --benchmark_min_time does not change it.
