@@ -26,7 +26,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <new>
 
 #include "impl/page_alloc.h"
@@ -139,15 +138,15 @@ class alignas(kFolioDescAlign) Folio {
   static void put_batch(Folio* const* folios, std::size_t n);
 
  private:
-  // The zap path's fields first: with descriptors 32-byte aligned, the
-  // first 32 bytes (the page, kind, order, flags and refcount) share one
-  // cache line, which is all a zap of an anonymous page touches until it
-  // frees the folio.
   // Drops one reference: true if it was the last (the caller frees).
   bool put_testzero();
   // Tells the owner, if any; the folio is then destroyed by the caller.
   void release();
 
+  // The zap path's fields first: with descriptors 32-byte aligned, the
+  // first 32 bytes (the page, kind, order, flags and refcount) share one
+  // cache line, which is all a zap of an anonymous page touches until it
+  // frees the folio.
   Page small_;  // order 0
   const FolioKind kind_;
   const std::uint8_t order_;

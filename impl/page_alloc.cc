@@ -55,8 +55,6 @@ class Recycler {
     return p;
   }
 
-  static void give(void* p) { give(&p, 1); }
-
   static void give(void* const* p, std::size_t n) {
     auto& mine = t_cache.objs;
     mine.insert(mine.end(), p, p + n);

@@ -16,14 +16,6 @@
 #include "impl/mmu_gather.h"
 
 namespace mmv::impl {
-namespace {
-
-// How far ahead of the entry it clears a zap prefetches a descriptor
-// (about one DRAM latency of this loop's iterations).
-constexpr unsigned kPrefetchAhead = 16;
-
-}  // namespace
-
 MmuGather::MmuGather(Mm& mm) : mm_(mm) { mm_.tlb_flush_pending_.fetch_add(1, std::memory_order_acq_rel); }
 
 MmuGather::~MmuGather() {
@@ -124,10 +116,6 @@ void Mm::zap_range(Addr lo, Addr hi, MmuGather& tlb) {
             MutexLock g(t->ptl());
             std::int64_t anon = 0, file = 0;
             for (; i < end && !tlb.full(); ++i) {
-              // Each present entry costs a load of its page's descriptor,
-              // a cache miss in a large zap that nothing else here waits
-              // for: start it a few entries ahead.
-              if (i + kPrefetchAhead < end) __builtin_prefetch(t->get(i + kPrefetchAhead).page(), 1);
               const Pte p = t->clear(i);
               if (p.none()) continue;
               Page* page = p.page();
