@@ -384,12 +384,20 @@ struct ExitMmap<KernelSide> {
         [&]() -> std::string {
           int ready[2], gp[2];
           if (::pipe(ready) != 0) return errno_string("pipe");
-          if (::pipe(gp) != 0) return errno_string("pipe");
+          if (::pipe(gp) != 0) {
+            std::string e = errno_string("pipe");
+            for (int fd : ready) ::close(fd);
+            return e;
+          }
           v = next_value(v);
           const std::string args[] = {std::to_string(pages), std::to_string(v), std::to_string(ready[1]),
                                       std::to_string(gp[0])};
           child = ::fork();
-          if (child < 0) return errno_string("fork");
+          if (child < 0) {
+            std::string e = errno_string("fork");
+            for (int fd : {ready[0], ready[1], gp[0], gp[1]}) ::close(fd);
+            return e;
+          }
           if (child == 0) {
             ::close(ready[0]);
             ::close(gp[1]);
