@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The quick zap benchmark that scripts/verify runs (under a minute): builds
 # zap_bench in the release preset, runs a few scenarios with a short min time,
-# writes the JSON to build/verify/bench.json (or $1) and ends with one line
-# per scenario:
+# writes the JSON to build/verify/bench.json (or $1) and its plot beside it
+# (bench.png: scripts/plot-bench), and ends with one line per scenario:
 #
 #   zap <scenario>: impl X Mpages/s, model Y, kernel Z; impl/kernel = R1, impl/model = R2
 #
@@ -34,6 +34,9 @@ filter='^BM_Zap(Dense/[a-z]+/(512|65536)|Sparse/[a-z]+/1024|FileDirty/[a-z]+/409
 echo "== run: zap_bench --benchmark_filter='$filter' --benchmark_min_time=0.05"
 "$bin" --benchmark_filter="$filter" --benchmark_min_time=0.05 \
   --benchmark_out="$out" --benchmark_out_format=json
+
+echo "== plot"
+scripts/plot-bench "$out" -o "${out%.json}.png"
 
 echo "== summary ($out)"
 /usr/bin/python3 - "$out" <<'EOF'
