@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the scripts in this folder. Source it; do not run it.
 
 # run_stage NAME LOG CMD...: runs CMD with its output in LOG, records the
