@@ -1,5 +1,7 @@
 #include "impl/tlb.h"
 
+#include <algorithm>
+
 namespace mmv::impl {
 
 std::optional<std::uint8_t> Tlbs::access(int c, Addr addr, bool write, std::uint8_t value) {
@@ -19,13 +21,40 @@ void Tlbs::fill(int c, Addr addr, Page* page, bool writable) {
   const Addr vpage = page_down(addr);
   MutexLock g(me.lock);
   me.e[slot(vpage)] = Entry{vpage, page, writable};
+  // Widened before the caller drops the entry's lock (see the header), a
+  // whole PUD (1 GiB) at a time: a CPU walking through memory then writes
+  // its bounds once per GiB, not once per page, and flushes read a line
+  // that seldom moves.
+  if (vpage < me.lo.load(std::memory_order_relaxed)) me.lo.store(pud_down(vpage), std::memory_order_release);
+  if (vpage + kPageSize > me.hi.load(std::memory_order_relaxed))
+    me.hi.store(pud_down(vpage) + kPudSize, std::memory_order_release);
+}
+
+void Tlbs::rebound(Cpu& c) {
+  Addr lo = kNoPage, hi = 0;
+  for (const Entry& e : c.e) {
+    if (e.vpage == kNoPage) continue;
+    lo = std::min(lo, pud_down(e.vpage));
+    hi = std::max(hi, pud_down(e.vpage) + kPudSize);
+  }
+  // Release: a flush that reads these narrowed bounds and skips c must
+  // also see every access c made through the entries just dropped (they
+  // held c's lock, which this flusher holds now).
+  c.lo.store(lo, std::memory_order_release);
+  c.hi.store(hi, std::memory_order_release);
 }
 
 void Tlbs::flush(Addr lo, Addr hi) {
+  const Addr first = page_down(lo);
   for (Cpu& c : cpus_) {
+    // The entries' locks the caller took order this after every fill that
+    // matters here; acquire, to pair with the release of whoever last
+    // narrowed or widened them (see the header).
+    if (c.hi.load(std::memory_order_acquire) <= first || c.lo.load(std::memory_order_acquire) >= hi) continue;
     MutexLock g(c.lock);
     for (Entry& e : c.e)
-      if (e.vpage != kNoPage && e.vpage >= page_down(lo) && e.vpage < hi) e = Entry{};
+      if (e.vpage != kNoPage && e.vpage >= first && e.vpage < hi) e = Entry{};
+    rebound(c);
   }
 }
 
@@ -33,6 +62,7 @@ void Tlbs::flush_all() {
   for (Cpu& c : cpus_) {
     MutexLock g(c.lock);
     c.e.fill(Entry{});
+    rebound(c);
   }
 }
 

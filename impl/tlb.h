@@ -29,15 +29,31 @@
 //
 // Thread safety: each CPU's TLB has its own lock (lockdep class kTlb, taken
 // last). An access through a hit holds its CPU's lock for the load or store,
-// and a flush takes every CPU's lock in turn, so a shootdown waits for
-// accesses in flight, as an IPI does. It visits even a CPU that caches
-// nothing in its range: that lock also orders the CPU's earlier accesses,
-// through entries since evicted, before the page is freed (skipping such
-// CPUs, by a used count and later by per-CPU address bounds, let TSan see
-// a freed folio's descriptor reused while such an access was unordered).
+// and a flush takes the lock of every CPU it shoots down, so a shootdown
+// waits for accesses in flight, as an IPI does.
+//
+// Which CPUs a flush visits (the kernel IPIs only the CPUs in mm_cpumask):
+// each CPU keeps bounds, [lo, hi) of the pages it may cache, in whole PUDs
+// (1 GiB), widened by fill() and recomputed from the entries by every
+// flush that visits it. A flush skips,
+// without its lock, a CPU whose bounds miss the range. That is safe because
+// of rule 1: any fill of a translation the flusher cleared or downgraded
+// held that entry's lock before the flusher changed the entry, so its
+// widening happened before the flusher took that lock, and the flusher's
+// read of the bounds sees it. The other half is accesses through entries
+// since evicted: the flusher's lock on a CPU also orders that CPU's earlier
+// accesses before the free. Bounds that no longer cover an evicted entry
+// were narrowed after it was dropped (by a flush holding the CPU's lock,
+// so after its accesses), and every store to the bounds is a release that
+// the skipping flusher's acquire load pairs with: a skip happens after all
+// the accesses the lock would have ordered. (With relaxed stores, TSan
+// found a freed folio's descriptor reused while such an access was
+// unordered.) A reader on another VMA then shares no cache line with a
+// zap's shootdown.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 
@@ -74,7 +90,13 @@ class Tlbs {
   struct alignas(64) Cpu {
     Mutex lock{lockdep::LockClass::kTlb};
     std::array<Entry, kEntries> e MMV_GUARDED_BY(lock);
+    // The bounds (see the header comment): changed under `lock`, read
+    // without it by flushes.
+    std::atomic<Addr> lo{kNoPage};
+    std::atomic<Addr> hi{0};
   };
+  // Recomputes c's bounds from its entries.
+  static void rebound(Cpu& c) MMV_REQUIRES(c.lock);
   static std::size_t slot(Addr vpage) { return (vpage >> kPageShift) % kEntries; }
   Cpu& cpu(int c) { return cpus_[static_cast<unsigned>(c) % kCpus]; }
 
