@@ -234,7 +234,10 @@ inline std::string all_fault_names() {
 // The fault the MMV_FAULT environment variable names (nullopt when it is
 // unset or empty). A name that is no fault, or MMV_FAULT in a build without
 // the switch, ends the process with exit status 2 and the list of names: a
-// typo must not read as "the fault was not caught".
+// typo must not read as "the fault was not caught". Called at start by
+// every gtest binary (testing/gtest_main.cc), stress_runner, fault_table,
+// fault_report, replay, oracle_replay and the fuzzers, whether or not they
+// switch the fault on, so that `MMV_FAULT=kTypo ctest` fails everywhere.
 inline std::optional<Fault> fault_from_env_or_exit() {
   const char* name = std::getenv("MMV_FAULT");
   if (!name || !*name) return std::nullopt;

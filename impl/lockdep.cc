@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "testing/cli.h"
+
 #if MMV_SCHED
 #include "sched/sched.h"
 #endif
@@ -66,13 +68,18 @@ std::string hex(const void* p) {
   return b;
 }
 
+// MMV_LOCKDEP: on (the default) or off; anything else is refused (exit 2),
+// so that MMV_LOCKDEP=0 does not leave the checks on behind the user's back.
 bool checking() {
   static const bool on = [] {
-    const char* v = std::getenv("MMV_LOCKDEP");
-    return !(v && std::strcmp(v, "off") == 0);
+    const char* v = cli::env("MMV_LOCKDEP");
+    return !v || cli::or_exit(cli::parse_choice("MMV_LOCKDEP", v, {"on", "off"})) == "on";
   }();
   return on;
 }
+// Read before main, on the only thread there is: a bad value ends the
+// process there, not inside the first lock some worker takes.
+[[maybe_unused]] const bool g_env_read = checking();
 
 #if MMV_SCHED
 // The blocking thread's locks. lockdep records a lock when the thread asks

@@ -13,7 +13,9 @@
 // MMV_LOCKDEP=off in the environment turns the order checks off (the
 // held-lock lists stay): to show that the controlled scheduler finds, as a
 // deadlock, an inversion lockdep would have reported first
-// (stress/fault_catch_test.cc).
+// (stress/fault_catch_test.cc). MMV_LOCKDEP=on (or unset or empty) leaves
+// them on; any other value ends the process before main with exit status 2
+// (testing/cli.h).
 //
 // Under the controlled scheduler (sched/sched.h), a thread that blocks
 // hands it its held-lock list, so a deadlock report says who holds what.

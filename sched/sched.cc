@@ -1,5 +1,7 @@
 #include "sched/sched.h"
 
+#include "testing/cli.h"
+
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -63,7 +65,7 @@ struct State {
   std::uint64_t rng = 0;
   // pct
   int priority[kMaxThreads] = {};
-  std::uint64_t change_at[16] = {};
+  std::uint64_t change_at[kMaxDepth] = {};
   int changes = 0;
   // list
   const std::uint8_t* picks = nullptr;
@@ -372,6 +374,9 @@ std::vector<std::string_view> split(std::string_view text, char sep) {
 }
 }  // namespace
 
+// Far more picks than any run's max_steps: 16 MiB of list.
+constexpr std::uint64_t kMaxListPicks = std::uint64_t{1} << 24;
+
 std::optional<Schedule> Schedule::parse(std::string_view text, std::string* error) {
   auto fail = [&](const std::string& why) -> std::optional<Schedule> {
     if (error) *error = "bad schedule '" + std::string(text) + "': " + why;
@@ -381,14 +386,11 @@ std::optional<Schedule> Schedule::parse(std::string_view text, std::string* erro
   if (colon == std::string_view::npos) return fail("expected random:..., pct:... or list:...");
   const std::string_view kind = text.substr(0, colon), rest = text.substr(colon + 1);
   Schedule s;
+  // Digits only, and no wrap-around on overflow.
   auto number = [](std::string_view v, std::uint64_t& out) {
-    if (v.empty()) return false;
-    out = 0;
-    for (char c : v) {
-      if (c < '0' || c > '9') return false;
-      out = out * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return true;
+    const std::optional<std::uint64_t> n = cli::parse_uint("", v, 0, cli::kU64Max).value;
+    out = n.value_or(0);
+    return n.has_value();
   };
   if (kind == "list") {
     s.strategy = Strategy::kList;
@@ -397,22 +399,30 @@ std::optional<Schedule> Schedule::parse(std::string_view text, std::string* erro
       std::uint64_t thread = 0, times = 1;
       if (!number(item.substr(0, star), thread) || thread >= kMaxThreads ||
           (star != std::string_view::npos && (!number(item.substr(star + 1), times) || times == 0)))
-        return fail("'" + std::string(item) + "' is not THREAD or THREAD*COUNT");
+        return fail("'" + std::string(item) + "' is not THREAD or THREAD*COUNT (THREAD below " +
+                    std::to_string(kMaxThreads) + ")");
+      // A typo'd count must not become a gigabytes-long list.
+      if (times > kMaxListPicks - s.picks.size())
+        return fail("more than " + std::to_string(kMaxListPicks) + " picks");
       s.picks.insert(s.picks.end(), times, static_cast<std::uint8_t>(thread));
     }
     return s;
   }
   if (kind != "random" && kind != "pct") return fail("unknown strategy '" + std::string(kind) + "'");
   s.strategy = kind == "random" ? Strategy::kRandom : Strategy::kPct;
+  // What the item should have been.
+  const std::string allowed = s.strategy == Strategy::kPct ? "seed=N, depth=D (1 to " + std::to_string(kMaxDepth) +
+                                                                 ") or k=N (N >= 1), N an unsigned 64-bit decimal"
+                                                           : "seed=N, N an unsigned 64-bit decimal";
   for (const std::string_view item : split(rest, ',')) {
     const std::size_t eq = item.find('=');
     std::uint64_t v = 0;
-    if (eq == std::string_view::npos || !number(item.substr(eq + 1), v)) return fail("'" + std::string(item) + "'");
-    const std::string_view key = item.substr(0, eq);
+    const bool valued = eq != std::string_view::npos && number(item.substr(eq + 1), v);
+    const std::string_view key = valued ? item.substr(0, eq) : std::string_view();
     if (key == "seed") s.seed = v;
-    else if (key == "depth" && s.strategy == Strategy::kPct && v >= 1 && v <= 16) s.depth = static_cast<int>(v);
+    else if (key == "depth" && s.strategy == Strategy::kPct && v >= 1 && v <= kMaxDepth) s.depth = static_cast<int>(v);
     else if (key == "k" && s.strategy == Strategy::kPct && v >= 1) s.k = v;
-    else return fail("unknown or out-of-range '" + std::string(item) + "'");
+    else return fail("'" + std::string(item) + "' is not " + allowed);
   }
   return s;
 }
@@ -441,7 +451,7 @@ Recorded run_recorded(int threads, const std::function<void(int)>& body, const O
     for (int i = 0; i < n; ++i) order[i] = i;
     for (int i = n - 1; i > 0; --i) std::swap(order[i], order[splitmix(s.rng) % static_cast<std::uint64_t>(i + 1)]);
     for (int i = 0; i < n; ++i) s.priority[order[i]] = sch.depth + i;
-    s.changes = std::min(sch.depth - 1, 16);
+    s.changes = std::min(sch.depth - 1, kMaxDepth - 1);
     for (int c = 0; c < s.changes; ++c) s.change_at[c] = 1 + splitmix(s.rng) % sch.k;
   }
   s.picks = sch.picks.data();

@@ -45,6 +45,8 @@
 namespace mmv::sched {
 
 inline constexpr int kMaxThreads = 16;
+// PCT's bug depth d is 1 to this (d - 1 priority change points).
+inline constexpr int kMaxDepth = 16;
 
 // ---- Hooks (called by impl/) ---------------------------------------------
 

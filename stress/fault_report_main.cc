@@ -101,6 +101,8 @@ std::optional<ConcurrencyFault> case_of(impl::Fault f) {
 }
 
 int run(int argc, char** argv) {
+  // The children's MMV_FAULT is set per fault; a typo in ours still fails.
+  (void)impl::fault_from_env_or_exit();
   bool here = false, sanitizer_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -112,7 +114,8 @@ int run(int argc, char** argv) {
       for (const impl::FaultInfo& f : impl::kFaultCatalogue) std::printf("%s\n", impl::fault_name(f.fault));
       return 0;
     } else {
-      std::cerr << "fault_report: bad argument '" << a << "'\nusage: " << argv[0]
+      std::cerr << "fault_report: unknown argument '" << a << "'; the arguments are --here, --sanitizer-only, --list"
+                << "\nusage: " << argv[0]
                 << " [--here] [--sanitizer-only] [--list]\n";
       return 2;
     }

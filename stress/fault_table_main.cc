@@ -4,6 +4,11 @@
 //
 //   fault_table [--schedules N] [--os-seconds S] [--os-attempts K] [--fault kName]
 //
+// --schedules >= 1 (default 2000), --os-seconds > 0 (default 2),
+// --os-attempts 1 to 1000 (default 3), --fault one of this build's
+// concurrency faults; --name=value or --name value. Anything else is refused
+// with exit status 2 (testing/cli.h).
+//
 // OS threads: K runs of S seconds each (seeds seed, seed+1, ...), with as
 // many operations as fit; a cell says how many were caught and how long the
 // first catch took. Each strategy: up to N schedules of the case's small
@@ -16,6 +21,7 @@
 #include <vector>
 
 #include "stress/concurrency_faults.h"
+#include "testing/cli.h"
 
 namespace mmv::stress {
 namespace {
@@ -77,33 +83,35 @@ std::string sched_cell(const ConcurrencyFault& c, const std::vector<std::string>
 }
 
 int run(int argc, char** argv) {
+  namespace cli = mmv::cli;
+  constexpr std::string_view kProgram = "fault_table";
+  (void)impl::fault_from_env_or_exit();  // the children's MMV_FAULT is set per case; a typo still fails
   std::string schedules = "2000", only;
   double os_seconds = 2;
   int os_attempts = 3;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    const std::size_t eq = a.find('=');
-    const std::string name = a.substr(0, eq);
-    std::string v = eq == std::string::npos ? (i + 1 < argc ? argv[++i] : "") : a.substr(eq + 1);
-    char* end = nullptr;
-    if (name == "--schedules" && std::strtoull(v.c_str(), &end, 10) > 0 && !*end) schedules = v;
-    else if (name == "--os-seconds" && std::strtod(v.c_str(), &end) > 0 && !*end) os_seconds = std::strtod(v.c_str(), nullptr);
-    else if (name == "--os-attempts" && std::strtol(v.c_str(), &end, 10) > 0 && !*end) os_attempts = std::atoi(v.c_str());
-    else if (name == "--fault" && impl::fault_from_name(v)) only = v;
+  std::vector<std::string_view> faults;  // the concurrency faults of this build, for --fault
+  for (const ConcurrencyFault& c : concurrency_faults()) faults.push_back(impl::fault_name(c.fault));
+  const cli::Parsed<std::vector<cli::Option>> split = cli::split_options(argc, argv);
+  if (!split.value) cli::usage_exit(kProgram, split.error);
+  for (const cli::Option& o : *split.value) {
+    auto get = [&](auto parsed) { return cli::or_exit(std::move(parsed), kProgram); };
+    if (o.name == "--schedules") schedules = std::to_string(get(cli::parse_uint(o.name, o.value, 1, cli::kU64Max)));
+    else if (o.name == "--os-seconds") os_seconds = get(cli::parse_seconds(o.name, o.value));
+    else if (o.name == "--os-attempts") os_attempts = static_cast<int>(get(cli::parse_uint(o.name, o.value, 1, 1000)));
+    else if (o.name == "--fault") only = get(cli::parse_choice(o.name, o.value, faults));
     else {
-      std::cerr << "fault_table: bad argument '" << a << "'\nusage: " << argv[0]
-                << " [--schedules N] [--os-seconds S] [--os-attempts K] [--fault kName]\n  faults: "
-                << impl::all_fault_names() << "\n";
-      return 2;
+      std::cerr << kProgram << ": "
+                << (o.name.empty() ? "unexpected argument '" + o.value + "'"
+                                   : cli::unknown_option(o.name, {"--schedules", "--os-seconds", "--os-attempts", "--fault"}))
+                << "\nusage: " << argv[0] << " [--schedules N] [--os-seconds S] [--os-attempts K] [--fault kName]\n";
+      return cli::kUsageError;
     }
   }
   std::printf("| fault | workload | OS threads (%d x %g s) | random | pct d=1 | pct d=2 | pct d=3 | dfs, bound 2 |\n",
               os_attempts, os_seconds);
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-  bool any = false;
   for (const ConcurrencyFault& c : concurrency_faults()) {
     if (!only.empty() && only != impl::fault_name(c.fault)) continue;
-    any = true;
     const std::string n = "--schedules=" + schedules;
     std::printf("| `%s` | %s, %d threads x %d ops | %s | %s | %s | %s | %s | %s |\n", impl::fault_name(c.fault),
                 c.workload, c.threads, c.ops, os_cell(c, os_seconds, os_attempts).c_str(),
@@ -113,10 +121,6 @@ int run(int argc, char** argv) {
                 sched_cell(c, {"--sched=pct", "--depth=3", n}).c_str(),
                 sched_cell(c, {"--sched=dfs", "--bound=2", n}).c_str());
     std::fflush(stdout);
-  }
-  if (!any) {
-    std::cerr << "fault_table: " << only << " is not a concurrency fault of this build\n";
-    return 2;
   }
   return 0;
 }

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "testing/cli.h"
+
 namespace {
 
 struct Options {
@@ -41,11 +43,9 @@ struct Options {
 }
 
 long number(const std::string& name, const std::string& value, long lo, long hi) {
-  char* end = nullptr;
-  const long v = std::strtol(value.c_str(), &end, 10);
-  if (value.empty() || *end != '\0' || v < lo || v > hi)
-    usage(name + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
-  return v;
+  const auto p = mmv::cli::parse_uint(name, value, static_cast<std::uint64_t>(lo), static_cast<std::uint64_t>(hi));
+  if (!p.value) usage(p.error);
+  return static_cast<long>(*p.value);
 }
 
 Options parse_args(int argc, char** argv) {
@@ -71,7 +71,9 @@ Options parse_args(int argc, char** argv) {
     } else if (name == "--info") {
       o.info_percent = static_cast<int>(number(name, value, 0, 100));
     } else if (name == "--seed") {
-      o.seed = static_cast<std::uint64_t>(number(name, value, 0, 1L << 62));
+      const auto p = mmv::cli::parse_seed(name, value);
+      if (!p.value) usage(p.error);
+      o.seed = *p.value;
     } else {
       usage("unknown option " + name);
     }

@@ -26,6 +26,7 @@
 #include "stress/history_file.h"
 #include "stress/lin_models.h"
 #include "stress/lincheck.h"
+#include "testing/cli.h"
 
 namespace {
 
@@ -73,13 +74,13 @@ Options parse_args(int argc, char** argv) {
       if (value != "auto" && value != "jepsen" && value != "edn") usage("unknown format '" + value + "'");
       o.format = value;
     } else if (name == "--budget") {
-      char* end = nullptr;
-      o.budget = std::strtod(value.c_str(), &end);
-      if (value.empty() || *end != '\0' || !(o.budget > 0)) usage("--budget needs a positive number of seconds");
-    } else if (name == "--max-memory") {
-      char* end = nullptr;
-      o.max_memory = std::strtoull(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || o.max_memory == 0) usage("--max-memory needs a positive number of MiB");
+      const auto p = mmv::cli::parse_seconds(name, value);
+      if (!p.value) usage(p.error);
+      o.budget = *p.value;
+    } else if (name == "--max-memory") {  // at most 1 TiB: MiB << 20 must not overflow
+      const auto p = mmv::cli::parse_uint(name, value, 1, std::uint64_t{1} << 20);
+      if (!p.value) usage(p.error);
+      o.max_memory = *p.value;
     } else {
       usage("unknown option " + name);
     }

@@ -3,7 +3,11 @@
 //                 [--threads N] [--seconds S] [--seed X] [--ops K]
 //                 [--sched=random|pct|dfs --depth D --bound B --schedules N
 //                  --shrink TRIES]
-// Prints a summary (ops, ops/s, verdict); exits 1 on a failed verdict.
+// Prints a summary (ops, ops/s, verdict); exits 1 on a failed verdict, and
+// on a run that completed no operation (verdict=NO-WORK: it tested
+// nothing, so it must not pass). Options are --name=value or --name value;
+// a value out of its range (usage(), --help) is refused with exit status 2
+// (testing/cli.h), never read as 0.
 // MMV_FAULT=<fault_name> switches a test-only fault on (impl/fault_switch.h).
 //
 // --sched runs the workload N times under the controlled scheduler
@@ -19,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <optional>
@@ -39,7 +44,9 @@
 #endif
 #endif
 
+#include "impl/fault_switch.h"
 #include "stress/workload.h"
+#include "testing/cli.h"
 
 using namespace mmv::stress;
 
@@ -67,10 +74,37 @@ void set_replay(const std::string& line) {
   std::memcpy(g_replay, text.data(), g_replay_len);
 }
 
-constexpr std::string_view kTests[] = {"zap",      "vmalock",        "mmaplock",       "refcount",
-                                       "teardown", "teardown-async", "teardown-mixed", "writeback",
-                                       "tlb"};
-bool known_test(std::string_view test) { return std::find(std::begin(kTests), std::end(kTests), test) != std::end(kTests); }
+constexpr std::string_view kProgram = "stress_runner";
+const std::vector<std::string_view> kTests = {"zap",      "vmalock",        "mmaplock",       "refcount",
+                                              "teardown", "teardown-async", "teardown-mixed", "writeback",
+                                              "tlb"};
+const std::vector<std::string_view> kOptions = {"--test",  "--threads", "--seconds", "--seed",      "--ops",
+                                                "--sched", "--depth",   "--bound",   "--schedules", "--shrink",
+                                                "--help"};
+// The options' limits (README, "Stress and the TSan job"). Threads: what the
+// controlled scheduler can run, and plenty for OS threads on any machine
+// this runs on (TSan's allocator dies long before 100000).
+constexpr std::uint64_t kMaxOps = std::numeric_limits<int>::max();  // per thread
+constexpr std::uint64_t kMaxBound = 100;                             // dfs preemptions
+constexpr std::uint64_t kMaxShrink = 1000000;                        // runs per shrinking step
+
+std::string usage() {
+  const std::string n = std::to_string(mmv::sched::kMaxThreads);
+  return "usage: stress_runner --test=NAME [--threads N] [--seconds S] [--seed X] [--ops K]\n"
+         "         [--sched=random|pct|dfs [--depth D] [--bound B] [--schedules N] [--shrink TRIES]]\n"
+         "  --test       " + mmv::cli::join(kTests) + " (default zap)\n"
+         "  --threads    worker threads, 1 to " + n + " (default 4)\n"
+         "  --seconds    time bound under OS threads, > 0 and <= " + std::to_string(static_cast<long>(mmv::cli::kMaxSeconds)) + " (default 10)\n"
+         "  --seed       unsigned 64-bit, decimal or 0x hex (default 1)\n"
+         "  --ops        operations per thread, 1 to " + std::to_string(kMaxOps) + " (default: no bound; 100 under --sched)\n"
+         "  --sched      run under the controlled scheduler: random, pct or dfs\n"
+         "  --depth      pct's depth, 1 to " + std::to_string(mmv::sched::kMaxDepth) + " (default 2)\n"
+         "  --bound      dfs's preemption bound, 0 to " + std::to_string(kMaxBound) + " (default 2)\n"
+         "  --schedules  schedules to run, >= 1 (default 100)\n"
+         "  --shrink     runs per shrinking step, 0 (none) to " + std::to_string(kMaxShrink) + " (default 200)\n"
+         "Each option is --name=value or --name value. Environment: MMV_FAULT=<fault>, MMV_SCHEDULE=<schedule>,\n"
+         "MMV_LOCKDEP=on|off. Exit status: 0 PASS, 1 FAIL or NO-WORK (no operation completed), 2 usage error.\n";
+}
 
 // One run of a workload (zap: one round); nullopt for a name not in kTests.
 std::optional<StressReport> run_one(const std::string& test, const StressConfig& cfg) {
@@ -88,8 +122,8 @@ std::optional<StressReport> run_one(const std::string& test, const StressConfig&
 
 // --sched / MMV_SCHEDULE: runs under the controlled scheduler.
 int run_scheduled(const std::string& test, StressConfig cfg, const std::string& strategy, int depth, int bound,
-                  int shrink_tries, unsigned long long schedules, int argc, char** argv) {
-  if (cfg.ops_per_thread >= 1000000000) cfg.ops_per_thread = 100;  // no --ops: a small bounded run
+                  int shrink_tries, unsigned long long schedules, const char* argv0,
+                  const std::vector<mmv::cli::Option>& options) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   // A crash or a sanitizer's report ends the process mid-run: print the
@@ -100,26 +134,22 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
 #endif
   // The arguments that replay a run, with MMV_SCHEDULE in front.
   std::string args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a.rfind("--sched", 0) == 0 || a.rfind("--depth", 0) == 0 || a.rfind("--schedules", 0) == 0 ||
-        a.rfind("--bound", 0) == 0 || a.rfind("--shrink", 0) == 0 || a.rfind("--ops", 0) == 0) {
-      if (a.find('=') == std::string::npos) ++i;  // and its value
-      continue;
-    }
-    args += " " + a;
-  }
+  for (const mmv::cli::Option& o : options)
+    if (o.name != "--sched" && o.name != "--depth" && o.name != "--schedules" && o.name != "--bound" &&
+        o.name != "--shrink" && o.name != "--ops")
+      args += " " + o.raw;
   // The environment a run depends on goes on the replay line too.
   std::string env;
   for (const char* name : {"MMV_FAULT", "MMV_LOCKDEP", "MALLOC_PERTURB_"})
     if (const char* v = std::getenv(name)) env += std::string(name) + "=" + v + " ";
   // --ops as it is now: shrinking may lower it.
   auto replay_line = [&](const std::string& schedule) {
-    return env + "MMV_SCHEDULE='" + schedule + "' " + argv[0] + args + " --ops " + std::to_string(cfg.ops_per_thread);
+    return env + "MMV_SCHEDULE='" + schedule + "' " + argv0 + args + " --ops " + std::to_string(cfg.ops_per_thread);
   };
   // A whole test under one schedule: for every strategy, for DFS and for
   // shrinking. The report of the last failing run is kept for printing.
   std::optional<StressReport> last_failure;
+  std::uint64_t ops_done = 0;  // by every run: none at all is no test (NO-WORK)
   const mmv::sched::Runner runner = [&](const mmv::sched::Schedule& s) {
     StressConfig one = cfg;
     one.schedule = s;
@@ -131,6 +161,7 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
     };
     set_replay(replay_line(s.to_string()));
     std::optional<StressReport> r = run_one(test, one);  // the test name was checked by the caller
+    ops_done += r->ops;
     mmv::sched::Trial t;
     t.run = *r->sched_run;
     t.failed = !r->ok;
@@ -222,9 +253,11 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
   auto report_pass = [&](const std::string& what, unsigned long long runs) {
     const double secs = seconds();
     std::printf("sched: %llu schedules (%s), %.2f s, %.0f schedules/s\n", runs, what.c_str(), secs, runs / secs);
-    std::printf("test=%s threads=%d seed=%llu verdict=PASS\n", test.c_str(), cfg.threads,
-                static_cast<unsigned long long>(cfg.seed));
-    return 0;
+    std::printf("test=%s threads=%d seed=%llu verdict=%s\n", test.c_str(), cfg.threads,
+                static_cast<unsigned long long>(cfg.seed), ops_done ? "PASS" : "NO-WORK");
+    if (ops_done) return 0;
+    std::printf("stress_runner: no schedule completed an operation: the run tested nothing\n");
+    return 1;
   };
 
   if (cfg.schedule) {  // MMV_SCHEDULE: that one schedule
@@ -240,73 +273,55 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
 }  // namespace
 
 int main(int argc, char** argv) {
+  namespace cli = mmv::cli;
+  // A fault name that is no fault fails now, before any output (exit 2).
+  [[maybe_unused]] const std::optional<mmv::impl::Fault> fault = mmv::impl::fault_from_env_or_exit();
   StressConfig cfg;
-  cfg.ops_per_thread = 1000000000;
   cfg.seconds = 10;
   std::string test = "zap";
   std::string sched_strategy;
+  std::optional<int> ops;  // --ops; none: unbounded under OS threads, 100 under the scheduler
   int depth = 2;
   int bound = 2;           // dfs: preemption bound
   int shrink_tries = 200;  // runs spent shrinking a failing schedule (0: none)
   unsigned long long schedules = 100;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string v;
-    if (auto eq = a.find('='); eq != std::string::npos) {
-      v = a.substr(eq + 1);
-      a = a.substr(0, eq);
-    } else if (i + 1 < argc) {
-      v = argv[++i];
+  auto fail = [](const std::string& problem) {
+    std::cerr << kProgram << ": " << problem << "\n" << usage();
+    return cli::kUsageError;
+  };
+  const cli::Parsed<std::vector<cli::Option>> split = cli::split_options(argc, argv, {"--help"});
+  if (!split.value) return fail(split.error);
+  for (const cli::Option& o : *split.value) {
+    auto get = [](auto parsed) { return cli::or_exit(std::move(parsed), kProgram); };
+    const std::string& n = o.name;
+    const std::string& v = o.value;
+    if (n.empty()) return fail("unexpected argument '" + v + "'");
+    if (n == "--help") {
+      std::cout << usage();
+      return 0;
     }
-    if (a == "--test") test = v;
-    else if (a == "--threads") cfg.threads = std::atoi(v.c_str());
-    else if (a == "--seconds") cfg.seconds = std::atof(v.c_str());
-    else if (a == "--seed") cfg.seed = std::strtoull(v.c_str(), nullptr, 0);
-    else if (a == "--ops") cfg.ops_per_thread = std::atoi(v.c_str());
-    else if (a == "--sched") sched_strategy = v;
-    else if (a == "--depth") depth = std::atoi(v.c_str());
-    else if (a == "--schedules") schedules = std::strtoull(v.c_str(), nullptr, 0);
-    else if (a == "--bound") bound = std::atoi(v.c_str());
-    else if (a == "--shrink") shrink_tries = std::atoi(v.c_str());
-    else {
-      std::cerr << "usage: " << argv[0]
-                << " --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async|teardown-mixed|writeback|tlb"
-                   " [--threads N] [--seconds S] [--seed X] [--ops K]"
-                   " [--sched=random|pct|dfs --depth D --bound B --schedules N --shrink TRIES]\n";
-      return 2;
-    }
+    if (n == "--test") test = get(cli::parse_choice(n, v, kTests));
+    else if (n == "--threads") cfg.threads = static_cast<int>(get(cli::parse_uint(n, v, 1, mmv::sched::kMaxThreads)));
+    else if (n == "--seconds") cfg.seconds = get(cli::parse_seconds(n, v));
+    else if (n == "--seed") cfg.seed = get(cli::parse_seed(n, v));
+    else if (n == "--ops") ops = static_cast<int>(get(cli::parse_uint(n, v, 1, kMaxOps)));
+    else if (n == "--sched") sched_strategy = get(cli::parse_choice(n, v, {"random", "pct", "dfs"}));
+    else if (n == "--depth") depth = static_cast<int>(get(cli::parse_uint(n, v, 1, mmv::sched::kMaxDepth)));
+    else if (n == "--schedules") schedules = get(cli::parse_uint(n, v, 1, cli::kU64Max));
+    else if (n == "--bound") bound = static_cast<int>(get(cli::parse_uint(n, v, 0, kMaxBound)));
+    else if (n == "--shrink") shrink_tries = static_cast<int>(get(cli::parse_uint(n, v, 0, kMaxShrink)));
+    else return fail(cli::unknown_option(n, kOptions));
   }
-  if (!sched_strategy.empty() && sched_strategy != "random" && sched_strategy != "pct" && sched_strategy != "dfs") {
-    std::cerr << "--sched must be random, pct or dfs, not '" << sched_strategy << "'\n";
-    return 2;
-  }
-  if (bound < 0 || shrink_tries < 0) {
-    std::cerr << "--bound and --shrink must not be negative\n";
-    return 2;
-  }
-  if (depth < 1 || depth > 16 || schedules == 0) {
-    std::cerr << "--depth must be 1 to 16 and --schedules at least 1\n";
-    return 2;
-  }
-  if (cfg.threads < 1 || cfg.threads > mmv::sched::kMaxThreads) {
-    std::cerr << "--threads must be 1 to " << mmv::sched::kMaxThreads << "\n";
-    return 2;
-  }
-  if (const char* env = std::getenv("MMV_SCHEDULE")) {
+  if (const char* env = cli::env("MMV_SCHEDULE")) {
     std::string error;
     auto s = mmv::sched::Schedule::parse(env, &error);
-    if (!s) {
-      std::cerr << error << "\n";
-      return 2;
-    }
+    if (!s) cli::usage_exit(kProgram, "MMV_SCHEDULE: " + error);
     cfg.schedule = *s;
   }
-  if (!known_test(test)) {
-    std::cerr << "unknown --test " << test << "\n";
-    return 2;
-  }
-  if (cfg.schedule || !sched_strategy.empty())
-    return run_scheduled(test, cfg, sched_strategy, depth, bound, shrink_tries, schedules, argc, argv);
+  const bool scheduled = cfg.schedule || !sched_strategy.empty();
+  cfg.ops_per_thread = ops ? *ops : scheduled ? 100 : 1000000000;
+  if (scheduled)
+    return run_scheduled(test, cfg, sched_strategy, depth, bound, shrink_tries, schedules, argv[0], *split.value);
   StressReport r;
   if (test == "zap") {
     // The linearizability check bounds one history to a few hundred
@@ -349,10 +364,17 @@ int main(int argc, char** argv) {
   else {
     r = *run_one(test, cfg);
   }
+  // A run that completed no operation (a --seconds too short to start one)
+  // checked nothing: NO-WORK, a failure, never PASS.
+  const bool no_work = r.ok && r.ops == 0;
   std::printf("test=%s threads=%d seed=%llu ops=%llu seconds=%.3f ops/s=%.0f verdict=%s\n", test.c_str(),
               cfg.threads, static_cast<unsigned long long>(cfg.seed), static_cast<unsigned long long>(r.ops),
-              r.seconds, r.ops_per_second(), r.ok ? "PASS" : "FAIL");
+              r.seconds, r.ops_per_second(), !r.ok ? "FAIL" : no_work ? "NO-WORK" : "PASS");
   if (!r.notes.empty()) std::printf("%s", r.notes.c_str());
+  if (no_work) {
+    std::printf("stress_runner: no operation completed in --seconds %g: the run tested nothing\n", cfg.seconds);
+    return 1;
+  }
   if (!r.ok) {
     if (test != "zap") std::printf("%s\n", failure_banner(cfg).c_str());  // zap's names its round
     std::printf("%s", r.explanation.c_str());

@@ -3,7 +3,8 @@
 // failure message starts with "stress failure: seed=S threads=T". A
 // *WithoutThreads twin runs the same scaffolding on one thread.
 //
-// MMV_STRESS_SEED overrides the seed (to replay or to explore), and
+// MMV_STRESS_SEED overrides the seed (to replay or to explore; decimal or
+// 0x hex, anything else is refused with exit status 2), and
 // MMV_FAULT=<fault_name> switches a test-only fault on (impl/fault_switch.h),
 // e.g. to watch TSan report a fault that only TSan can see:
 //   MMV_FAULT=kVmaChangedWithoutWriteLock build/tsan/stress/stress_test
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "stress/workload.h"
+#include "testing/cli.h"
 
 namespace mmv::stress {
 namespace {
@@ -28,7 +30,9 @@ StressConfig Config(int threads, std::uint64_t seed, int ops = 300) {
   c.seed = seed;
   c.ops_per_thread = ops;
   c.seconds = 2.0;
-  if (const char* s = std::getenv("MMV_STRESS_SEED")) c.seed = std::strtoull(s, nullptr, 0);
+  // A seed that is not one (MMV_STRESS_SEED=abc) ends the binary (exit 2):
+  // garbage read as seed 0 would replay something nobody asked for.
+  if (const char* s = cli::env("MMV_STRESS_SEED")) c.seed = cli::or_exit(cli::parse_seed("MMV_STRESS_SEED", s));
   return c;
 }
 

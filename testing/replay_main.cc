@@ -86,6 +86,15 @@ int replay_file(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file's fault comes from its header, never from MMV_FAULT; a name
+  // that is no fault still fails (exit 2), as in every other binary, so
+  // that `MMV_FAULT=kTypo ctest` fails here too.
+  (void)impl::fault_from_env_or_exit();
+  for (int i = 1; i < argc; ++i)
+    if (argv[i][0] == '-') {
+      std::cerr << "replay: unknown option '" << argv[i] << "'; replay takes regression files only\n";
+      return 2;
+    }
   if (argc < 2) {
     std::cerr << "usage: " << argv[0] << " FILE...   (regression files, see regressions/README.md)\n";
     return 2;
