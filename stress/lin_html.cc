@@ -370,6 +370,7 @@ std::string timeline_html(const std::vector<TimelineOp>& ops, const std::vector<
     t0 = std::min(t0, ops[i].call);
   }
   std::sort(events.begin(), events.end());
+  if (options.time_unit != "ns") t0 = 0;  // shown as they are
   std::map<std::size_t, std::pair<long, long>> rank;  // op -> (call rank, return rank or -1)
   for (std::size_t r = 0; r < events.size(); ++r) {
     auto [it, fresh] = rank.try_emplace(events[r].op, -1, -1);
@@ -449,7 +450,8 @@ std::string timeline_html(const std::vector<TimelineOp>& ops, const std::vector<
   if (lo > 0 || hi < n)
     html << " Drawn: " << hi - lo << " of " << n << " operations around the window (" << lo
          << " called before them and " << n - hi << " after are left out).";
-  html << " Times are from the first call drawn.</p>\n"
+  if (options.time_unit == "ns") html << " Times are from the first call drawn.";
+  html << "</p>\n"
        << "<h2>The window</h2>\n<ol id=\"window-list\" class=\"window-list\"></ol>\n";
   if (!options.report.empty())
     html << "<details open>\n<summary>Text report</summary>\n<pre>" << html_escape(options.report)

@@ -43,7 +43,8 @@ struct OpText {
 struct TimelineOptions {
   std::string title;                // the heading, e.g. "history.log: NOT linearizable"
   std::string lane = "thread";      // a lane is "<lane> <client>"
-  std::string time_unit = "ns";     // "ns": times are nanoseconds; else printed as "<unit> <time>"
+  std::string time_unit = "ns";     // "ns": nanoseconds, shown from the first call drawn;
+                                    // else shown as they are, "<unit> <time>" (e.g. "line 7")
   std::string report;               // the text report, shown under the timeline (may be empty)
   std::size_t max_ops = 400;        // operations drawn at most: the window and those around it
 };

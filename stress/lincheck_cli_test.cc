@@ -111,13 +111,16 @@ TEST(LincheckCli, HtmlTimelineOfAViolation) {
   EXPECT_NE(r.output.find("\n  timeline: " + page.string() + "\n"), std::string::npos) << r.output;
   const std::string html = read_file(page);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
-  EXPECT_NE(html.find("\"lane\":\"process\",\"unit\":\"event\",\"total\":9,\"placed\":7"), std::string::npos);
+  EXPECT_NE(html.find("\"lane\":\"process\",\"unit\":\"line\",\"total\":9,\"placed\":7"), std::string::npos);
   EXPECT_NE(html.find("\"lanes\":[0,1,2,3,4]"), std::string::npos);
   EXPECT_NE(html.find("\"cmd\":\":append \\\"\\u003cb\\u003e2\\u003c/b\\u003e\\\"\""), std::string::npos)
       << "the command, escaped";
-  EXPECT_NE(html.find("\"d\":\"lines 17-19, key \\\"\\u003ck\\u0026\\\\\\\"1\\\\\\\"\\u003e\\\"\""),
+  EXPECT_NE(html.find("\"w\":2,\"cmd\":\":get nil\",\"out\":\":ok \\\"1\\u003cb\\u003e2\\u003c/b\\u003e\\u0026amp;3\\\"\""),
             std::string::npos)
-      << "the lines and the key in the tooltip";
+      << "the stale get is in the window";
+  EXPECT_NE(html.find("\"t0\":17,\"t1\":19,\"p\":0,\"w\":2,"), std::string::npos) << "its times are its lines";
+  EXPECT_NE(html.find("\"d\":\"key \\\"\\u003ck\\u0026\\\\\\\"1\\\\\\\"\\u003e\\\"\""), std::string::npos)
+      << "the key in the tooltip";
   EXPECT_NE(html.find("UNPLACED lines 17-19  :get nil -&gt; :ok &quot;1&lt;b&gt;2&lt;/b&gt;&amp;amp;3&quot;"),
             std::string::npos)
       << "the text report, escaped";

@@ -241,16 +241,23 @@ Outcome check_parts(const std::vector<Part<Model>>& parts, const typename Model:
       using Op = lin::Op<typename Model::Input, typename Model::Output>;
       const std::function<lin::OpText(const Op&, std::size_t)> print = [&part](const Op&, std::size_t i) {
         const Operation& h = *part.source[i];
-        lin::OpText t{command_of(h), outcome_of(h), lines_of(h)};
+        lin::OpText t{command_of(h), outcome_of(h), ""};
         if (h.key) {
           Value key;
           key.kind = Value::kString;
           key.text = *h.key;
-          t.detail += ", key " + key.edn();
+          t.detail = "key " + key.edn();
         }
         return t;
       };
-      return lin::timeline_html(part.ops, placed, print, options);
+      // Drawn with the lines as times (in the same order as the events the
+      // checker was given), so the page speaks of lines like the report.
+      std::vector<Op> by_line = part.ops;
+      for (std::size_t i = 0; i < by_line.size(); ++i) {
+        by_line[i].call = static_cast<std::uint64_t>(part.source[i]->call_line);
+        by_line[i].ret = static_cast<std::uint64_t>(part.source[i]->ret_line);
+      }
+      return lin::timeline_html(by_line, placed, print, options);
     };
     return out;
   }
@@ -312,7 +319,7 @@ int check_file(const Options& o, const std::string& path) {
       lin::TimelineOptions options;
       options.title = path + (out.part.empty() ? "" : ", " + out.part) + ": NOT linearizable (" + o.model + ")";
       options.lane = "process";
-      options.time_unit = "event";
+      options.time_unit = "line";
       options.report = report.str();
       std::string error;
       if (!lin::write_text_file(o.html, out.page(options), &error)) {
