@@ -125,7 +125,7 @@ constexpr std::string_view kScript = R"js(
   root.removeChild(probe);
   var ops = data.ops;
   var want = ops.map(function (o) {
-    return Math.min(MAXW, Math.max(MINW, Math.ceil(CH * Math.max(o.cmd.length, o.out.length)) + 18));
+    return Math.min(MAXW, Math.max(MINW, Math.ceil(CH * Math.max(o.cmd.length, o.out.length)) + 24));
   });
 
   // Layout: the call and return events in order, each a small step right of
