@@ -3,8 +3,11 @@
 // and input errors, and large generated histories of both verdicts.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "stress/child_run.h"
 
@@ -72,6 +75,8 @@ TEST(LincheckCli, BadUsageAndInputExitTwoWithAReason) {
       {{"--model=cas-register", noise.string()}, "neither a Jepsen log nor EDN lines"},
       {{"--model=kv", kv_without_key.string()}, "line 1: the kv model needs a :key"},
       {{"--model=cas-register", unknown_f.string()}, "line 1: the cas-register model has :read, :write and :cas"},
+      {{"--model=cas-register", "--html=", ok.string()}, "--html needs the path"},
+      {{"--model=cas-register", "--html=t.html", ok.string(), ok.string()}, "--html takes one history file"},
   };
   for (const Case& c : cases) {
     const ChildResult r = lincheck(c.args);
@@ -79,6 +84,52 @@ TEST(LincheckCli, BadUsageAndInputExitTwoWithAReason) {
     EXPECT_NE(r.output.find(c.says), std::string::npos) << "wanted: " << c.says << "\ngot: " << r.output;
   }
   for (const fs::path& p : {dangling, noise, kv_without_key, unknown_f}) fs::remove(p);
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// --html=PAGE: the timeline of a violation (stress/lin_html.h), named in the
+// report; none for a linearizable history. That it draws is
+// stress/lin_timeline_browser_test.sh's to show.
+TEST(LincheckCli, HtmlTimelineOfAViolation) {
+  const fs::path page = fs::temp_directory_path() / ("lincheck_cli_test_" + std::to_string(::getpid()) + ".html");
+  fs::remove(page);
+  const fs::path ok = fs::path(MMV_LINCHECK_DATA) / "kv-info-ok.edn";
+  ChildResult r = lincheck({"--model=kv", "--html=" + page.string(), ok.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("timeline:"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(page));
+
+  const fs::path bad = fs::path(MMV_LINCHECK_DATA) / "kv-stale-get-html-bad.edn";
+  r = lincheck({"--model=kv", "--html=" + page.string(), bad.string()});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("\n  timeline: " + page.string() + "\n"), std::string::npos) << r.output;
+  const std::string html = read_file(page);
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(html.find("\"lane\":\"process\",\"unit\":\"line\",\"total\":9,\"placed\":7"), std::string::npos);
+  EXPECT_NE(html.find("\"lanes\":[0,1,2,3,4]"), std::string::npos);
+  EXPECT_NE(html.find("\"cmd\":\":append \\\"\\u003cb\\u003e2\\u003c/b\\u003e\\\"\""), std::string::npos)
+      << "the command, escaped";
+  EXPECT_NE(html.find("\"w\":2,\"cmd\":\":get nil\",\"out\":\":ok \\\"1\\u003cb\\u003e2\\u003c/b\\u003e\\u0026amp;3\\\"\""),
+            std::string::npos)
+      << "the stale get is in the window";
+  EXPECT_NE(html.find("\"t0\":17,\"t1\":19,\"p\":0,\"w\":2,"), std::string::npos) << "its times are its lines";
+  EXPECT_NE(html.find("\"d\":\"key \\\"\\u003ck\\u0026\\\\\\\"1\\\\\\\"\\u003e\\\"\""), std::string::npos)
+      << "the key in the tooltip";
+  EXPECT_NE(html.find("UNPLACED lines 17-19  :get nil -&gt; :ok &quot;1&lt;b&gt;2&lt;/b&gt;&amp;amp;3&quot;"),
+            std::string::npos)
+      << "the text report, escaped";
+  fs::remove(page);
+
+  r = lincheck({"--model=kv", "--html=/nonexistent-dir/t.html", bad.string()});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("lincheck: the timeline: cannot write /nonexistent-dir/t.html"), std::string::npos)
+      << r.output;
 }
 
 // lincheck_gen writes histories linearizable by construction, or with one

@@ -2,13 +2,14 @@
 // sequential model, with the generic checker of stress/lincheck.h.
 //
 //   lincheck --model=cas-register|kv [--format=auto|jepsen|edn]
-//            [--budget=SECONDS] [--max-memory=MIB] FILE...
+//            [--budget=SECONDS] [--max-memory=MIB] [--html=PAGE] FILE...
 //
 // Formats and the meaning of :ok, :fail and :info: stress/history_file.h.
 // Models: stress/lin_models.h. The kv model is checked one key at a time.
 // Per file it prints the verdict, the operations, the states searched and
 // the time; for a violation, the operations around the first one no order
-// could place, with their lines in the file.
+// could place, with their lines in the file; with --html (one FILE), also
+// an HTML timeline of the violation (stress/lin_html.h) at PAGE.
 //
 // Exit status: 0 every file linearizable; 1 a file is not; 3 a check ran
 // out of --budget or --max-memory (and none failed); 2 bad usage or input.
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "stress/history_file.h"
+#include "stress/lin_html.h"
 #include "stress/lin_models.h"
 #include "stress/lincheck.h"
 #include "testing/cli.h"
@@ -41,12 +44,13 @@ struct Options {
   std::string format = "auto";
   double budget = 60;
   std::uint64_t max_memory = 1024;  // MiB the search may remember, per part
+  std::string html;                 // the timeline page of a violation ("": none)
   std::vector<std::string> files;
 };
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "lincheck: " << problem << "\n"
-            << "usage: lincheck --model=cas-register|kv [--format=auto|jepsen|edn] [--budget=SECONDS] [--max-memory=MIB] FILE...\n";
+            << "usage: lincheck --model=cas-register|kv [--format=auto|jepsen|edn] [--budget=SECONDS] [--max-memory=MIB] [--html=PAGE] FILE...\n";
   std::exit(2);
 }
 
@@ -55,8 +59,9 @@ Options parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "-h" || a == "--help") {
-      std::cout << "usage: lincheck --model=cas-register|kv [--format=auto|jepsen|edn] [--budget=SECONDS] [--max-memory=MIB] FILE...\n"
+      std::cout << "usage: lincheck --model=cas-register|kv [--format=auto|jepsen|edn] [--budget=SECONDS] [--max-memory=MIB] [--html=PAGE] FILE...\n"
                    "Checks each history FILE for linearizability against the model.\n"
+                   "--html=PAGE: for a violation, also an HTML timeline of it at PAGE (one FILE only).\n"
                    "Exit status: 0 linearizable, 1 not linearizable, 3 out of budget, 2 bad usage or input.\n";
       std::exit(0);
     }
@@ -81,12 +86,16 @@ Options parse_args(int argc, char** argv) {
       const auto p = mmv::cli::parse_uint(name, value, 1, std::uint64_t{1} << 20);
       if (!p.value) usage(p.error);
       o.max_memory = *p.value;
+    } else if (name == "--html") {
+      if (value.empty()) usage("--html needs the path of the page to write");
+      o.html = value;
     } else {
       usage("unknown option " + name);
     }
   }
   if (o.model.empty()) usage("--model is required");
   if (o.files.empty()) usage("no history file");
+  if (!o.html.empty() && o.files.size() > 1) usage("--html takes one history file");
   return o;
 }
 
@@ -181,10 +190,23 @@ std::vector<Part<lin::KvKey>> kv_parts(const std::vector<Operation>& history) {
   return parts;
 }
 
+std::string command_of(const Operation& op) { return ":" + op.f + " " + op.input.edn(); }
+
+std::string outcome_of(const Operation& op) {
+  if (!op.ret_line) return "never completed";
+  std::string s(mmv::history::type_name(op.outcome));
+  if (op.output.kind != Value::kNil) s += " " + op.output.edn();
+  return s;
+}
+
 struct Outcome {
   lin::Verdict verdict = lin::Verdict::kLinearizable;
   std::uint64_t states = 0;
   std::string window;
+  std::string part;  // the violation's part: "" or "key \"9\""
+  // The violation's timeline page (set with the verdict kNotLinearizable);
+  // it refers to the parts checked, which must outlive it.
+  std::function<std::string(const lin::TimelineOptions&)> page;
 };
 
 template <class Model>
@@ -215,6 +237,29 @@ Outcome check_parts(const std::vector<Part<Model>>& parts, const typename Model:
       }
     }
     out.window = os.str();
+    out.part = part.label;
+    out.page = [&part, placed = r.deepest](const lin::TimelineOptions& options) {
+      using Op = lin::Op<typename Model::Input, typename Model::Output>;
+      const std::function<lin::OpText(const Op&, std::size_t)> print = [&part](const Op&, std::size_t i) {
+        const Operation& h = *part.source[i];
+        lin::OpText t{command_of(h), outcome_of(h), ""};
+        if (h.key) {
+          Value key;
+          key.kind = Value::kString;
+          key.text = *h.key;
+          t.detail = "key " + key.edn();
+        }
+        return t;
+      };
+      // Drawn with the lines as times (in the same order as the events the
+      // checker was given), so the page speaks of lines like the report.
+      std::vector<Op> by_line = part.ops;
+      for (std::size_t i = 0; i < by_line.size(); ++i) {
+        by_line[i].call = static_cast<std::uint64_t>(part.source[i]->call_line);
+        by_line[i].ret = static_cast<std::uint64_t>(part.source[i]->ret_line);
+      }
+      return lin::timeline_html(by_line, placed, print, options);
+    };
     return out;
   }
   return out;
@@ -246,10 +291,14 @@ int check_file(const Options& o, const std::string& path) {
     const auto t0 = std::chrono::steady_clock::now();
     Outcome out;
     std::size_t parts = 1;
+    // The parts outlive the check: a violation's page refers to them.
+    std::vector<Part<lin::CasRegister>> register_history;
+    std::vector<Part<lin::KvKey>> kv;
     if (o.model == "cas-register") {
-      out = check_parts(register_parts(history), lin::CasRegister::State{}, budget, o.max_memory << 20);
+      register_history = register_parts(history);
+      out = check_parts(register_history, lin::CasRegister::State{}, budget, o.max_memory << 20);
     } else {
-      const auto kv = kv_parts(history);
+      kv = kv_parts(history);
       parts = kv.size();
       out = check_parts(kv, lin::KvKey::State{}, budget, o.max_memory << 20);
     }
@@ -257,12 +306,30 @@ int check_file(const Options& o, const std::string& path) {
     const char* verdict = out.verdict == lin::Verdict::kLinearizable      ? "linearizable"
                           : out.verdict == lin::Verdict::kNotLinearizable ? "NOT linearizable"
                                                                           : "unknown (out of --budget or --max-memory)";
-    std::printf("%s: %s (%s, %s)\n", path.c_str(), verdict, std::string(mmv::history::format_name(*format)).c_str(),
-                o.model.c_str());
-    std::printf("  %zu operations (%zu with unknown outcome, %zu failed), %zu processes, %zu %s\n", history.size(),
-                unknown, failed, clients.size(), parts, o.model == "kv" ? "keys" : "register");
-    std::printf("  %llu states searched in %.3f s\n", static_cast<unsigned long long>(out.states), seconds);
-    std::printf("%s", out.window.c_str());
+    std::ostringstream report;
+    report << path << ": " << verdict << " (" << mmv::history::format_name(*format) << ", " << o.model << ")\n";
+    report << "  " << history.size() << " operations (" << unknown << " with unknown outcome, " << failed
+           << " failed), " << clients.size() << " processes, " << parts << " "
+           << (o.model == "kv" ? "keys" : "register") << "\n";
+    char searched[96];
+    std::snprintf(searched, sizeof searched, "  %llu states searched in %.3f s\n",
+                  static_cast<unsigned long long>(out.states), seconds);
+    report << searched << out.window;
+    std::printf("%s", report.str().c_str());
+    if (!o.html.empty() && out.verdict == lin::Verdict::kNotLinearizable) {
+      lin::TimelineOptions options;
+      options.title = path + (out.part.empty() ? "" : ", " + out.part) + ": NOT linearizable (" + o.model + ")";
+      options.lane = "process";
+      options.time_unit = "line";
+      options.report = report.str();
+      std::string error;
+      if (!lin::write_text_file(o.html, out.page(options), &error)) {
+        std::fflush(stdout);
+        std::cerr << "lincheck: the timeline: " << error << "\n";
+        return 2;
+      }
+      std::printf("  timeline: %s\n", o.html.c_str());
+    }
     return out.verdict == lin::Verdict::kLinearizable ? 0 : out.verdict == lin::Verdict::kNotLinearizable ? 1 : 3;
   } catch (const ParseError& e) {
     std::cerr << "lincheck: " << path << ": " << e.what() << "\n";

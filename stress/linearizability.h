@@ -10,6 +10,11 @@
 // responsible for the independence (the stress tests give each key its own
 // VMA, far from the others, so no merge, split or table is shared in a way
 // the model could see).
+//
+// A failed check can be drawn: write_timeline() writes the HTML timeline of
+// stress/lin_html.h (one lane per thread, the window highlighted, the
+// longest linearizable prefix marked) and returns the line that names it
+// for the failure message.
 #pragma once
 
 #include <chrono>
@@ -38,8 +43,15 @@ struct CheckResult {
   std::uint64_t states = 0;        // search nodes visited
   // When not linearizable: per thread, the operations around the first one
   // the deepest partial linearization could not place ("the minimal
-  // non-linearizable window"), formatted for printing.
+  // non-linearizable window", lin::window), formatted for printing.
   std::string explanation;
+  // When not linearizable: the operations of the deepest partial
+  // linearization ("the longest linearizable prefix", lin::Result::deepest),
+  // over the history checked, or over `part` when that is not empty.
+  std::vector<bool> placed;
+  // check_partitioned: the indices into the history of the part that was
+  // not linearizable (empty: the whole history was checked as one).
+  std::vector<std::size_t> part;
 };
 
 // `history` against any lin::check model of commands (stress/lincheck.h;
@@ -65,6 +77,17 @@ CheckResult check_partitioned(const Model& initial, const std::vector<Operation>
                               const std::function<std::size_t(const Model&)>& state_hash);
 
 std::string format_window(const std::vector<Operation>& history, const std::vector<bool>& placed);
+
+// The HTML timeline (stress/lin_html.h) of `history` and a kNotLinearizable
+// result of its check, with `title` and the text report `report`.
+std::string timeline_html(const std::vector<Operation>& history, const CheckResult& result,
+                          const std::string& title, const std::string& report);
+
+// Writes that timeline to <dir>/<name>.html, where dir is $MMV_LIN_HTML_DIR
+// (made if missing), else the temporary directory, and returns the line for
+// the failure message: "timeline: <path>\n", or why none was written.
+std::string write_timeline(const std::vector<Operation>& history, const CheckResult& result,
+                           const std::string& name, const std::string& title, const std::string& report);
 
 // ---- implementation -------------------------------------------------------
 
@@ -111,6 +134,7 @@ CheckResult check_with(const LinModel& model, const typename LinModel::State& in
     case lin::Verdict::kNotLinearizable:
       result.verdict = Verdict::kNotLinearizable;
       result.explanation = format_window(history, r.deepest);
+      result.placed = r.deepest;
       break;
   }
   return result;
@@ -137,6 +161,8 @@ CheckResult check_partitioned(const Model& initial, const std::vector<Operation>
     if (r.verdict == Verdict::kNotLinearizable) {
       r.explanation = "key " + std::to_string(k) + ":\n" + r.explanation;
       r.states = total.states;
+      for (std::size_t i = 0; i < history.size(); ++i)
+        if (key(history[i]) == k) r.part.push_back(i);
       return r;
     }
     if (r.verdict == Verdict::kUnknown) {

@@ -4,8 +4,15 @@
 #include "stress/linearizability.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "model/state_hash.h"
+#include "stress/lin_html.h"
 #include "testing/model_runner.h"
 
 namespace mmv::stress {
@@ -136,6 +143,53 @@ TEST(Linearizability, PartitionedCheckSplitsByKey) {
   auto bad = check_partitioned<cmd::ModelRunner>(with_registers(), h, by_register, 5s, key);
   EXPECT_EQ(bad.verdict, Verdict::kNotLinearizable);
   EXPECT_NE(bad.explanation.find("key 1"), std::string::npos) << bad.explanation;
+  // The part that failed, for its timeline: kOther's two operations.
+  EXPECT_EQ(bad.part, (std::vector<std::size_t>{1, 3}));
+  ASSERT_EQ(bad.placed.size(), 2u);
+  EXPECT_TRUE(bad.placed[0] && !bad.placed[1]);
+  const std::string page = timeline_html(h, bad, "key 1", bad.explanation);
+  EXPECT_NE(page.find("\"lanes\":[1,3]"), std::string::npos);
+  EXPECT_EQ(page.find("\"c\":0,"), std::string::npos) << "only the failing part is drawn";
+}
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(Linearizability, AFailedCheckWritesItsTimelineAndNamesIt) {
+  //  t0: [w5]
+  //  t1:       [r0]   <- stale
+  const std::vector<Operation> h = {write(0, 0, 1, 5), read(1, 2, 3, 0)};
+  const CheckResult r = check(h);
+  ASSERT_EQ(r.verdict, Verdict::kNotLinearizable);
+  EXPECT_EQ(r.placed, (std::vector<bool>{true, false}));
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("linearizability_test_" + std::to_string(::getpid())) / "pages";
+  ::setenv("MMV_LIN_HTML_DIR", dir.c_str(), 1);
+  const std::string line = write_timeline(h, r, "stale-read", "a stale <read>", r.explanation);
+  ::unsetenv("MMV_LIN_HTML_DIR");
+  const std::filesystem::path page = dir / "stale-read.html";
+  EXPECT_EQ(line, "timeline: " + page.string() + "\n");
+  const std::string html = read_file(page);
+  EXPECT_NE(html.find("<title>a stale &lt;read&gt;</title>"), std::string::npos);
+  EXPECT_NE(html.find("\"lanes\":[0,1]"), std::string::npos);
+  EXPECT_NE(html.find("\"cmd\":" + lin::json_string(cmd::to_string(h[0].input)) + ",\"out\":\"ok\""),
+            std::string::npos);
+  EXPECT_NE(html.find("\"p\":0,\"w\":2,\"cmd\":" + lin::json_string(cmd::to_string(h[1].input)) +
+                      ",\"out\":\"ok 0\""),
+            std::string::npos)
+      << "the stale read is the window's";
+  EXPECT_NE(html.find("<pre>" + lin::html_escape(r.explanation) + "</pre>"), std::string::npos);
+  std::filesystem::remove_all(dir.parent_path());
+
+  // Where it cannot be written, the line says so.
+  ::setenv("MMV_LIN_HTML_DIR", "/proc/no-such-dir", 1);
+  const std::string none = write_timeline(h, r, "stale-read", "a stale read", r.explanation);
+  ::unsetenv("MMV_LIN_HTML_DIR");
+  EXPECT_EQ(none.rfind("no timeline: ", 0), 0u) << none;
 }
 
 }  // namespace

@@ -379,6 +379,15 @@ StressReport run_zap(const StressConfig& cfg) {
         out.failure = "not linearizable by ZapSpec, " + where + " (the reference model's check: " +
                       ref.explanation + "):\n" + r.explanation;
       }
+      // The timeline of the check that failed: the reference model's, or
+      // ZapSpec's where that one did not; named in the failure message.
+      std::string headline = out.failure.substr(0, out.failure.find('\n'));
+      if (!headline.empty() && headline.back() == ':') headline.pop_back();
+      out.failure += write_timeline(
+          out.history, ref.verdict == Verdict::kNotLinearizable ? ref : r,
+          "mmv-lin-zap-seed" + std::to_string(cfg.seed) + "-threads" + std::to_string(cfg.threads) + "-vma" +
+              std::to_string(p),
+          failure_banner(cfg) + ", zap: " + headline, out.failure);
     } else {
       Replay& replay = replays[worker];
       if (!replay.model) replay.model = model;

@@ -24,6 +24,11 @@
 // MMV_FAULT=kNoRangeRecheck) switches a test-only fault on for the duration
 // of every workload run, to demonstrate what TSan reports for faults only
 // TSan can see.
+//
+// A zap history that is not linearizable also gets an HTML timeline
+// (stress/lin_html.h), written to $MMV_LIN_HTML_DIR (default: the temporary
+// directory) as mmv-lin-zap-seed<S>-threads<T>-vma<P>.html; the failure's
+// explanation names it ("timeline: <path>").
 #pragma once
 
 #include <chrono>
