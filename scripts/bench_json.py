@@ -135,12 +135,14 @@ _NAME = re.compile(r"^BM_(?P<scenario>\w+)/(?P<side>impl|model|kernel)/(?:pages:
 def parse_name(name):
     """(scenario, side, size) of a zap_bench name such as
     BM_ZapDense/impl/512/manual_time or BM_ZapConcurrent/impl/pages:512/readers:2/...;
-    None for other names. Arguments after the size other than manual_time
-    become part of the scenario (readers:2 is its own line)."""
+    None for other names. Arguments after the size become part of the
+    scenario (readers:2 is its own line), except Google Benchmark's own
+    (manual_time, min_time:..., iterations:...)."""
     m = _NAME.match(name)
     if not m:
         return None
-    extra = [p for p in m.group("rest").split("/") if p and p not in ("manual_time", "real_time")]
+    extra = [p for p in m.group("rest").split("/")
+             if p and p not in ("manual_time", "real_time") and not p.startswith(("min_time:", "iterations:"))]
     scenario = m.group("scenario") + "".join("/" + p for p in extra)
     return scenario, m.group("side"), int(m.group("size"))
 
