@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The HTML timeline of a failed linearizability check (stress/lin_html.h),
-# rendered by a real headless Chromium (ctest labels browser and stress).
+# rendered by a real headless Chromium (ctest label browser).
 #
 #   lin_timeline_browser_test.sh lincheck LINCHECK HISTORY OUT_DIR
 #       the lincheck tool's --html page of HISTORY, a planted violation
