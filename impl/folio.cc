@@ -1,6 +1,8 @@
 #include "impl/folio.h"
 
 #include <cassert>
+#include <new>
+#include <type_traits>
 
 #include "impl/fault_switch.h"
 
@@ -77,23 +79,24 @@ Page& Page::zero_page() {
 
 Folio::Folio(FolioId id, FolioKind kind, unsigned order, std::uint32_t refs,
              FolioOwner* owner)
-    : kind_(kind),
+    : kind_(static_cast<std::uint8_t>(kind)),
       order_(static_cast<std::uint8_t>(order)),
       owned_(owner != nullptr),
-      refcount_(refs),
-      owner_(owner),
-      large_(order > 0 ? new Page[std::size_t{1} << order] : nullptr),
-      id_(id) {
+      refcount_(refs) {
   assert(order == 0 || order == 9);
+  Page* large = order > 0 ? new Page[std::size_t{1} << order] : nullptr;
+  new (folio_desc_ext(this)) Ext{owner, large, id};
   small_.folio_ = this;
-  for (std::uint32_t i = 0; large_ && i < nr_pages(); ++i) {
-    large_[i].folio_ = this;
-    large_[i].index_ = i;
+  for (std::uint32_t i = 0; large && i < nr_pages(); ++i) {
+    large[i].folio_ = this;
+    large[i].index_ = i;
   }
 }
 
 Folio::~Folio() {
-  if (order_ != 0) delete[] large_;
+  // The extension is trivially destructible but for what it owns.
+  static_assert(std::is_trivially_destructible_v<Ext>);
+  if (order_ != 0) delete[] ext().large;
 }
 
 bool Folio::put_testzero() {
@@ -103,7 +106,7 @@ bool Folio::put_testzero() {
 }
 
 void Folio::release() {
-  if (owned_) owner_->folio_freed(*this);
+  if (owned_) ext().owner->folio_freed(*this);
 }
 
 bool Folio::put() {

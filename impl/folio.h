@@ -91,22 +91,22 @@ class alignas(kFolioDescAlign) Folio {
   // not on the heap.
   // (Both forms: which one a new-expression uses depends on whether
   // kFolioDescAlign is above the default new alignment.)
-  static void* operator new(std::size_t size) { return alloc_folio_desc(size); }
-  static void* operator new(std::size_t size, std::align_val_t) { return alloc_folio_desc(size); }
+  static void* operator new(std::size_t) { return alloc_folio_desc(); }
+  static void* operator new(std::size_t, std::align_val_t) { return alloc_folio_desc(); }
   static void operator delete(void* desc) { free_folio_desc(desc); }
   static void operator delete(void* desc, std::align_val_t) { free_folio_desc(desc); }
 
-  FolioId id() const { return id_; }
-  FolioKind kind() const { return kind_; }
+  FolioId id() const { return ext().id; }
+  FolioKind kind() const { return static_cast<FolioKind>(kind_); }
   unsigned order() const { return order_; }
   std::uint32_t nr_pages() const { return 1u << order_; }
-  Page& page(std::uint32_t i) { return order_ == 0 ? small_ : large_[i]; }
-  const Page& page(std::uint32_t i) const { return order_ == 0 ? small_ : large_[i]; }
+  Page& page(std::uint32_t i) { return order_ == 0 ? small_ : ext().large[i]; }
+  const Page& page(std::uint32_t i) const { return order_ == 0 ? small_ : ext().large[i]; }
 
   AtomicRefcount& refcount() { return refcount_; }
   const AtomicRefcount& refcount() const { return refcount_; }
-  std::atomic<std::uint32_t>& pins() { return pins_; }
-  std::uint32_t pins() const { return pins_.load(std::memory_order_acquire); }
+  std::atomic<std::uint32_t>& pins() { return ext().pins; }
+  std::uint32_t pins() const { return ext().pins.load(std::memory_order_acquire); }
   bool dirty() const { return dirty_.load(std::memory_order_acquire); }
   // Flag updates race (a fault dirties, writeback cleans): scheduling
   // points under the controlled scheduler.
@@ -118,15 +118,15 @@ class alignas(kFolioDescAlign) Folio {
     sched_point("folio test and clear dirty");
     return dirty_.exchange(false, std::memory_order_acq_rel);
   }
-  bool accessed() const { return accessed_.load(std::memory_order_acquire); }
-  void set_accessed() { accessed_.store(true, std::memory_order_release); }
+  bool accessed() const { return ext().accessed.load(std::memory_order_acquire); }
+  void set_accessed() { ext().accessed.store(true, std::memory_order_release); }
 
   // Page-cache folios only.
-  FileId file() const { return file_; }
-  std::uint64_t index() const { return index_; }
+  FileId file() const { return ext().file; }
+  std::uint64_t index() const { return ext().index; }
   void set_cache_slot(FileId f, std::uint64_t index) {
-    file_ = f;
-    index_ = index;
+    ext().file = f;
+    ext().index = index;
   }
 
   // Drops one reference; deletes the folio on the last. Returns whether it
@@ -138,29 +138,36 @@ class alignas(kFolioDescAlign) Folio {
   static void put_batch(Folio* const* folios, std::size_t n);
 
  private:
+  // What only file, THP and driver folios use (the kernel's page_ext): in
+  // the descriptor's extension (impl/page_alloc.h), off the zap's lines.
+  struct Ext {
+    FolioOwner* owner;
+    Page* large;  // order 9: nr_pages() Pages, owned
+    FolioId id;
+    std::uint64_t index = 0;
+    FileId file = 0;
+    std::atomic<std::uint32_t> pins{0};
+    std::atomic<bool> accessed{false};
+  };
+  static_assert(sizeof(Ext) <= kFolioExtSize && alignof(Ext) <= kFolioDescAlign);
+  Ext& ext() const { return *static_cast<Ext*>(folio_desc_ext(this)); }
+
   // Drops one reference: true if it was the last (the caller frees).
   bool put_testzero();
   // Tells the owner, if any; the folio is then destroyed by the caller.
   void release();
 
-  // The zap path's fields first: with descriptors 32-byte aligned, the
-  // first 32 bytes (the page, kind, order, flags and refcount) share one
-  // cache line, which is all a zap of an anonymous page touches until it
-  // frees the folio.
+  // Everything an anonymous page's fault, zap and free touch, in one
+  // 32-byte descriptor (two to a cache line).
   Page small_;  // order 0
-  const FolioKind kind_;
+  const std::uint8_t kind_;  // a FolioKind
   const std::uint8_t order_;
-  const bool owned_;  // owner_ is set: read here, so a free of an unowned
-                      // order-0 folio stays on this first line
-  AtomicRefcount refcount_;
-  FolioOwner* const owner_;
-  Page* const large_;  // order 9: nr_pages() Pages, owned
+  const bool owned_;  // ext().owner is set: read here, so a free of an
+                      // unowned order-0 folio stays off the extension
   std::atomic<bool> dirty_{false};
-  std::atomic<bool> accessed_{false};
-  std::atomic<std::uint32_t> pins_{0};
-  const FolioId id_;
-  FileId file_ = 0;
-  std::uint64_t index_ = 0;
+  AtomicRefcount refcount_;
 };
+
+static_assert(sizeof(Folio) == kFolioDescSize);
 
 }  // namespace mmv::impl

@@ -94,7 +94,6 @@ using Frames = Recycler<0>;
 using FolioDescs = Recycler<1>;
 
 // The descriptors a thread has not handed out yet: the rest of its chunk.
-constexpr std::size_t kChunkBytes = std::size_t{2} << 20;
 struct Chunk {
   std::byte* next = nullptr;
   std::size_t left = 0;
@@ -126,26 +125,25 @@ void free_frames(FrameWord* const* frames, std::size_t n) {
 #endif
 }
 
-void* alloc_folio_desc(std::size_t size) {
+void* alloc_folio_desc() {
 #if MMV_ASAN
-  return ::operator new(size, std::align_val_t{kFolioDescAlign});
+  return ::operator new(kFolioDescSize + kFolioExtSize, std::align_val_t{kFolioDescAlign});
 #else
   if (void* p = FolioDescs::take()) return p;
-  assert(size % kFolioDescAlign == 0);
   Chunk& c = t_chunk;
   if (c.left == 0) {
     // Never freed: descriptors are recycled, not returned. A chunk is one
     // 2 MiB huge page where the system gives one (as the kernel's memmap
-    // sits in its huge-page direct map): a large zap walks tens of
-    // megabytes of descriptors, and with 4 KiB pages every 40th would
-    // also miss the TLB.
-    void* p = ::operator new(kChunkBytes, std::align_val_t{kChunkBytes});
-    (void)madvise(p, kChunkBytes, MADV_HUGEPAGE);  // advice: failure is fine
+    // sits in its huge-page direct map): a large zap walks megabytes of
+    // descriptors, and with 4 KiB pages every 128th would also miss the TLB.
+    // Its natural alignment is what folio_desc_ext relies on.
+    void* p = ::operator new(kFolioChunkBytes, std::align_val_t{kFolioChunkBytes});
+    (void)madvise(p, kFolioChunkBytes, MADV_HUGEPAGE);  // advice: failure is fine
     c.next = static_cast<std::byte*>(p);
-    c.left = kChunkBytes / size;
+    c.left = kFolioDescsPerChunk;
   }
   void* p = c.next;
-  c.next += size;
+  c.next += kFolioDescSize;
   --c.left;
   return p;
 #endif

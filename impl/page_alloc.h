@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "impl/sanitizers.h"
 #include "model/addr.h"
 
 namespace mmv::impl {
@@ -41,12 +42,37 @@ void free_frame(FrameWord* frame);
 // this thread's cache instead of n.
 void free_frames(FrameWord* const* frames, std::size_t n);
 
-// Raw storage for one Folio (Folio's operator new/delete): `size` is always
-// sizeof(Folio), a multiple of kFolioDescAlign, and descriptors are aligned
-// to it, so each one's first kFolioDescAlign bytes lie in one cache line.
-inline constexpr std::size_t kFolioDescAlign = 32;
-void* alloc_folio_desc(std::size_t size);
+// Raw storage for one Folio, in two parts, as the kernel splits struct page
+// from page_ext: the descriptor proper (kFolioDescSize bytes, aligned to it,
+// what a zap or a fault touches) and its extension (kFolioExtSize bytes:
+// what only file, THP and driver folios use), found from the descriptor's
+// address by folio_desc_ext. Descriptors lie next to each other, two to a
+// cache line; a zap of n pages reads n/2 lines of them, not n.
+inline constexpr std::size_t kFolioDescSize = 32;
+inline constexpr std::size_t kFolioExtSize = 48;
+inline constexpr std::size_t kFolioDescAlign = kFolioDescSize;
+void* alloc_folio_desc();
+// The extension of the descriptor at desc (from alloc_folio_desc).
+inline void* folio_desc_ext(const void* desc);
 void free_folio_desc(void* desc);
 void free_folio_descs(void* const* descs, std::size_t n);
+
+// A chunk of the memmap: kFolioDescsPerChunk descriptors, then as many
+// extensions, in one naturally aligned 2 MiB block, so a descriptor's
+// extension is found by arithmetic on its address. Under ASan each
+// descriptor is its own allocation, with its extension right after it.
+inline constexpr std::size_t kFolioChunkBytes = std::size_t{2} << 20;
+inline constexpr std::size_t kFolioDescsPerChunk = kFolioChunkBytes / (kFolioDescSize + kFolioExtSize);
+
+inline void* folio_desc_ext(const void* desc) {
+  const auto a = reinterpret_cast<std::uintptr_t>(desc);
+#if MMV_ASAN
+  return reinterpret_cast<void*>(a + kFolioDescSize);
+#else
+  const std::uintptr_t base = a & ~std::uintptr_t{kFolioChunkBytes - 1};
+  const std::uintptr_t i = (a - base) / kFolioDescSize;
+  return reinterpret_cast<void*>(base + kFolioDescsPerChunk * kFolioDescSize + i * kFolioExtSize);
+#endif
+}
 
 }  // namespace mmv::impl
