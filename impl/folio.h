@@ -12,7 +12,9 @@
 //    its word (a store is rare), and observing a page (after every step of
 //    every property) reads 512 words and skips the zero ones instead of
 //    loading 4096 bytes.
-//  - kind, order, id, file and index never change after construction.
+//  - kind, order and id never change after construction; file and index
+//    are set once, by the page cache under its lock, before anyone else
+//    can find the folio.
 //
 // Invariants (checked by Mm::check_invariants through the observation):
 //  1. refcount == mappings (present PTEs, or the one PMD, mapping it)
