@@ -90,7 +90,10 @@ class alignas(kFolioDescAlign) Folio {
   ~Folio();
 
   // Descriptors live in the page allocator's memmap (impl/page_alloc.h),
-  // not on the heap.
+  // not on the heap. A Folio exists only through these (new Folio, as
+  // Kernel::new_folio does): ext() finds the extension from the
+  // descriptor's address, so a Folio on the stack or inside another object
+  // would write its extension to a wild address.
   // (Both forms: which one a new-expression uses depends on whether
   // kFolioDescAlign is above the default new alignment.)
   static void* operator new(std::size_t) { return alloc_folio_desc(); }

@@ -52,8 +52,6 @@ inline constexpr std::size_t kFolioDescSize = 32;
 inline constexpr std::size_t kFolioExtSize = 48;
 inline constexpr std::size_t kFolioDescAlign = kFolioDescSize;
 void* alloc_folio_desc();
-// The extension of the descriptor at desc (from alloc_folio_desc).
-inline void* folio_desc_ext(const void* desc);
 void free_folio_desc(void* desc);
 void free_folio_descs(void* const* descs, std::size_t n);
 
@@ -64,6 +62,8 @@ void free_folio_descs(void* const* descs, std::size_t n);
 inline constexpr std::size_t kFolioChunkBytes = std::size_t{2} << 20;
 inline constexpr std::size_t kFolioDescsPerChunk = kFolioChunkBytes / (kFolioDescSize + kFolioExtSize);
 
+// The extension of the descriptor at desc. REQUIRES: desc came from
+// alloc_folio_desc (any other address gives a wild pointer).
 inline void* folio_desc_ext(const void* desc) {
   const auto a = reinterpret_cast<std::uintptr_t>(desc);
 #if MMV_ASAN
