@@ -1,6 +1,7 @@
 #include "impl/tlb.h"
 
 #include <algorithm>
+#include <bit>
 
 namespace mmv::impl {
 
@@ -20,7 +21,9 @@ void Tlbs::fill(int c, Addr addr, Page* page, bool writable) {
   Cpu& me = cpu(c);
   const Addr vpage = page_down(addr);
   MutexLock g(me.lock);
-  me.e[slot(vpage)] = Entry{vpage, page, writable};
+  const std::size_t i = slot(vpage);
+  me.e[i] = Entry{vpage, page, writable};
+  me.valid |= std::uint32_t{1} << i;
   // Widened before the caller drops the entry's lock (see the header), a
   // whole PUD (1 GiB) at a time: a CPU walking through memory then writes
   // its bounds once per GiB, not once per page, and flushes read a line
@@ -32,8 +35,8 @@ void Tlbs::fill(int c, Addr addr, Page* page, bool writable) {
 
 void Tlbs::rebound(Cpu& c) {
   Addr lo = kNoPage, hi = 0;
-  for (const Entry& e : c.e) {
-    if (e.vpage == kNoPage) continue;
+  for (std::uint32_t m = c.valid; m != 0; m &= m - 1) {
+    const Entry& e = c.e[static_cast<std::size_t>(std::countr_zero(m))];
     lo = std::min(lo, pud_down(e.vpage));
     hi = std::max(hi, pud_down(e.vpage) + kPudSize);
   }
@@ -52,8 +55,14 @@ void Tlbs::flush(Addr lo, Addr hi) {
     // narrowed or widened them (see the header).
     if (c.hi.load(std::memory_order_acquire) <= first || c.lo.load(std::memory_order_acquire) >= hi) continue;
     MutexLock g(c.lock);
-    for (Entry& e : c.e)
-      if (e.vpage != kNoPage && e.vpage >= first && e.vpage < hi) e = Entry{};
+    for (std::uint32_t m = c.valid; m != 0; m &= m - 1) {
+      const int i = std::countr_zero(m);
+      Entry& e = c.e[static_cast<std::size_t>(i)];
+      if (e.vpage >= first && e.vpage < hi) {
+        e = Entry{};
+        c.valid &= ~(std::uint32_t{1} << i);
+      }
+    }
     rebound(c);
   }
 }
@@ -62,6 +71,7 @@ void Tlbs::flush_all() {
   for (Cpu& c : cpus_) {
     MutexLock g(c.lock);
     c.e.fill(Entry{});
+    c.valid = 0;
     rebound(c);
   }
 }

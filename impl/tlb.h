@@ -66,7 +66,7 @@ namespace mmv::impl {
 class Tlbs {
  public:
   static constexpr int kCpus = 4;
-  static constexpr std::size_t kEntries = 32;
+  static constexpr std::size_t kEntries = 32;  // one bit each in Cpu::valid
 
   // A load (write = false) or a store of `value` at addr by `cpu` (taken
   // modulo kCpus), if its TLB maps the page (writably, for a store): the
@@ -90,6 +90,10 @@ class Tlbs {
   struct alignas(64) Cpu {
     Mutex lock{lockdep::LockClass::kTlb};
     std::array<Entry, kEntries> e MMV_GUARDED_BY(lock);
+    // Bit i set: e[i] holds a translation. A flush or a rebound visits only
+    // these, so a CPU whose entries a zap just cleared costs it no scan.
+    std::uint32_t valid MMV_GUARDED_BY(lock) = 0;
+    static_assert(kEntries <= 32);
     // The bounds (see the header comment): changed under `lock`, read
     // without it by flushes.
     std::atomic<Addr> lo{kNoPage};
