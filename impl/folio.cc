@@ -68,10 +68,6 @@ void Page::set_bytes(const PageBytes& b) {
   for (const auto& [off, v] : b.nonzero()) store(off, v);
 }
 
-Page::~Page() {
-  if (auto* d = data_.load(std::memory_order_relaxed)) free_frame(d);
-}
-
 Page& Page::zero_page() {
   static Page zero;
   return zero;
@@ -93,10 +89,10 @@ Folio::Folio(FolioId id, FolioKind kind, unsigned order, std::uint32_t refs,
   }
 }
 
-Folio::~Folio() {
+void Folio::destroy_large() {
   // The extension is trivially destructible but for what it owns.
   static_assert(std::is_trivially_destructible_v<Ext>);
-  if (order_ != 0) delete[] ext().large;
+  delete[] ext().large;
 }
 
 bool Folio::put_testzero() {

@@ -55,7 +55,10 @@ class alignas(8) Page {
   Page() = default;
   Page(const Page&) = delete;
   Page& operator=(const Page&) = delete;
-  ~Page();
+  // Inline: a gather's flush destroys pages it has already emptied.
+  ~Page() {
+    if (auto* d = data_.load(std::memory_order_relaxed)) free_frame(d);
+  }
 
   Folio* folio() const { return folio_; }  // null for the zero page
   std::uint32_t index() const { return index_; }
@@ -87,7 +90,11 @@ class alignas(kFolioDescAlign) Folio {
         FolioOwner* owner = nullptr);
   Folio(const Folio&) = delete;
   Folio& operator=(const Folio&) = delete;
-  ~Folio();
+  // Inline, so that a gather's flush of order-0 folios compiles to nothing
+  // here (the frame is already taken out).
+  ~Folio() {
+    if (order_ != 0) destroy_large();
+  }
 
   // Descriptors live in the page allocator's memmap (impl/page_alloc.h),
   // not on the heap. A Folio exists only through these (new Folio, as
@@ -161,6 +168,8 @@ class alignas(kFolioDescAlign) Folio {
   bool put_testzero();
   // Tells the owner, if any; the folio is then destroyed by the caller.
   void release();
+  // ~Folio of an order-9 folio: its Pages go.
+  void destroy_large();
 
   // Everything an anonymous page's fault, zap and free touch, in one
   // 32-byte descriptor (two to a cache line).
