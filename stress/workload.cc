@@ -294,23 +294,29 @@ StressReport run_zap(const StressConfig& cfg) {
   // Each thread records each VMA's operations apart: those are the parts
   // the history is checked in.
   std::vector<std::vector<std::vector<Operation>>> recorded(n, std::vector<std::vector<Operation>>(kNumZapVmas));
+  std::vector<std::uint64_t> commands(n, 0);  // what each thread ran (a history may hold more: zap_pieces)
   run_threads(cfg, rep, [&](int t, std::mt19937_64& rng, auto keep_going) {
     std::vector<std::vector<Operation>>& out = recorded[t];
     for (auto& v : out) v.reserve(2 * cfg.ops_per_thread / kNumZapVmas + 16);
-    for (int i = 0; keep_going(i); ++i) {
+    int i = 0;
+    for (; keep_going(i); ++i) {
       Operation op;
       op.client = t;
       op.input = zap_command(t, rng);
       op.call = now_ns();
       op.output = impl.apply(op.input);
       op.ret = now_ns();
-      out[zap_vma_of(op.input)].push_back(std::move(op));
+      std::vector<Operation>& part = out[zap_vma_of(op.input)];
+      for (const cmd::Command& piece : zap_pieces(op.input, op.output)) {
+        part.push_back(op);
+        part.back().input = piece;
+      }
     }
+    commands[t] = static_cast<std::uint64_t>(i);
   });
 
   const auto checking_from = Clock::now();
-  for (const auto& t : recorded)
-    for (const auto& v : t) rep.ops += v.size();
+  for (const std::uint64_t c : commands) rep.ops += c;
   // Checked on every core, in independent tasks: the implementation on its
   // own (invariants, writeback, invariants again, no lost write), and each
   // VMA's history (the parts are independent). A part is searched with the

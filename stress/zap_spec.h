@@ -14,6 +14,9 @@
 // the reference model every history ZapSpec rejects. No verdict rests on
 // ZapSpec alone.
 //
+// A zap of several pages reaches step() as one zap per page (zap_pieces in
+// stress/zap_workload.h): a zap is not atomic, and the history says so.
+//
 // Invariants of a State: contents are never null or changed once shared;
 // `bytes` is sorted, holds one entry per (unit,
 // offset) at most, and only for bytes that differ from their base value

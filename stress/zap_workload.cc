@@ -50,6 +50,22 @@ int zap_vma_of(const cmd::Command& c) {
   return -1;
 }
 
+std::vector<cmd::Command> zap_pieces(const cmd::Command& zap, const std::string& outcome) {
+  const bool is_zap = zap.op == cmd::Op::kZap || zap.op == cmd::Op::kZapUnderVmaLock;
+  if (!is_zap || outcome != "zapped" || zap.len == 0) return {zap};
+  std::vector<cmd::Command> out;
+  const Addr end = zap.addr2 + zap.len;  // no overflow: a zapped range is inside its VMA
+  for (Addr a = zap.addr2; a < end;) {
+    const Addr next = std::min(end, (a / kP + 1) * kP);
+    cmd::Command piece = zap;
+    piece.addr2 = a;
+    piece.len = next - a;
+    out.push_back(piece);
+    a = next;
+  }
+  return out;
+}
+
 cmd::Command zap_command(int t, std::mt19937_64& rng) {
   const int vi = static_cast<int>(rng() % kNumZapVmas);
   const ZapVma& v = kZapVmas[vi];

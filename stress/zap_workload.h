@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "testing/command.h"
@@ -54,5 +55,17 @@ std::uint32_t own_offset(int t, std::mt19937_64& rng);
 
 // The index in kZapVmas of the VMA `c` works on.
 int zap_vma_of(const cmd::Command& c);
+
+// How a history records a zap that returned `outcome`: a zap that did its
+// work ("zapped") over more than one page becomes one zap per page it
+// touches, each given the whole zap's call and return times and outcome;
+// anything else stays one operation. A zap is not atomic, here as in
+// Linux: it clears each PTE under the page-table lock but flushes the TLBs
+// once, at the end, so until it returns another CPU may still store through
+// a stale entry for a page it has already cleared (impl/tlb.h), after a
+// third CPU faulted on a later page and found it gone. Each page's removal
+// takes effect at some point within the call; the pages need not agree on
+// that point.
+std::vector<cmd::Command> zap_pieces(const cmd::Command& zap, const std::string& outcome);
 
 }  // namespace mmv::stress
