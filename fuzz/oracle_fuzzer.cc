@@ -5,7 +5,9 @@
 // An input that is a regression file (it starts with "# kind: oracle") is
 // read as text, so regressions/*.oracle seed the corpus; any other input is
 // decoded from bytes below. A disagreement prints the regression file and
-// aborts (a crash for libFuzzer).
+// aborts (a crash for libFuzzer); one that the kernel's own page migration
+// or reclaim may have caused is first run again (run_sequence,
+// model/oracle/kernel_activity.h).
 #include <cstdio>
 #include <cstdlib>
 #include <string>

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -431,9 +432,10 @@ std::vector<std::string> Oracle::finish() {
 
 OracleTotals oracle_totals() { return totals; }
 
-std::optional<std::string> run_sequence(const OpSequence& seq) {
-  ++totals.sequences;
-  totals.ops += seq.ops.size();
+namespace {
+
+// One run of seq on a fresh Oracle: nullopt if both sides agreed throughout.
+std::optional<std::string> run_once(const OpSequence& seq) {
   std::string why;
   const auto base = scratch_base(&why);
   if (!base) return "kernel oracle setup: " + why;
@@ -455,6 +457,23 @@ std::optional<std::string> run_sequence(const OpSequence& seq) {
   auto bad = oracle.finish();
   if (!bad.empty()) return fail(bad);
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> run_sequence(const OpSequence& seq) {
+  ++totals.sequences;
+  totals.ops += seq.ops.size();
+  const ConfirmedRun r = run_confirmed([&] { return run_once(seq); }, this_kernel());
+  totals.busy_reruns += r.busy.size();
+  if (!r.report && !r.busy.empty()) {
+    // Not a verdict, but not lost either: the log says what was discounted.
+    std::fprintf(stderr,
+                 "oracle: %zu run(s) of a %zu-op sequence disagreed while the kernel was busy (%s); "
+                 "run %d agreed throughout\n",
+                 r.busy.size(), seq.ops.size(), r.busy.front().c_str(), r.runs);
+  }
+  return r.report;
 }
 
 }  // namespace mmv::oracle

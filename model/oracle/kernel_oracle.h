@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/oracle/kernel_activity.h"
 #include "model/oracle/kernel_space.h"
 #include "model/oracle/oracle_op.h"
 #include "model/system.h"
@@ -64,7 +65,9 @@ class Oracle {
 
 // Runs a whole sequence on a fresh Oracle. nullopt if both sides agreed
 // throughout; else a report: the trace up to the first disagreeing op and
-// the disagreements.
+// the disagreements. A run that disagreed while the kernel was migrating or
+// reclaiming pages is run again (run_confirmed, kernel_activity.h): the
+// sequence passes only if some run agrees.
 std::optional<std::string> run_sequence(const OpSequence& seq);
 
 // What run_sequence has checked in this process, for the job summary.
@@ -79,6 +82,9 @@ struct OracleTotals {
   std::uint64_t sigbus_after_fault_around = 0;
   std::uint64_t eof_last_page_without_table = 0;
   std::uint64_t eof_last_page_with_table = 0;
+  // Runs that disagreed while the kernel was busy (kernel_activity.h) and
+  // were made again.
+  std::uint64_t busy_reruns = 0;
 };
 OracleTotals oracle_totals();
 

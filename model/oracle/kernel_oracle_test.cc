@@ -72,6 +72,13 @@ MMV_RC_DEFAULT_PARAMS("seed=20250601 max_success=1000 max_size=40");
 
 void ModelMatchesKernelProperty(const OpSequence& seq) {
   if (auto report = run_sequence(seq)) {
+    // The first disagreement in full, before shrinking: should a shrunk or
+    // replayed run not repeat it, RapidCheck's own report would not show it.
+    static bool first = true;
+    if (first) {
+      first = false;
+      std::fprintf(stderr, "first disagreement, before shrinking:\n%s\n", report->c_str());
+    }
     RC_FAIL(*report + "\nregression file (save as regressions/<name>.oracle; replay with "
                       "build/<preset>/model/oracle/oracle_replay FILE):\n" +
             oracle_regression_file(seq, *report));
@@ -145,6 +152,13 @@ class PrintTotals : public ::testing::Environment {
         static_cast<unsigned long long>(t.sigbus), static_cast<unsigned long long>(t.sigbus_after_fault_around),
         static_cast<unsigned long long>(t.eof_last_page_without_table),
         static_cast<unsigned long long>(t.eof_last_page_with_table));
+    if (t.busy_reruns != 0) {
+      std::printf(
+          "NOTE: oracle: %llu runs disagreed while the kernel was migrating or reclaiming pages and were "
+          "made again; each of those sequences passed only because a later run agreed (see the "
+          "'oracle: ... disagreed while the kernel was busy' lines)\n",
+          static_cast<unsigned long long>(t.busy_reruns));
+    }
   }
 };
 [[maybe_unused]] ::testing::Environment* const print_totals =
