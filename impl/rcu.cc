@@ -20,12 +20,22 @@ Rcu kRcu;
 namespace {
 
 // Registers the thread with liburcu on first use and unregisters it at
-// thread exit; a registered thread that exits without unregistering would
-// leave liburcu waiting on a reader that no longer exists.
+// thread exit, or earlier (unregister_thread); a registered thread that
+// exits without unregistering would leave liburcu waiting on a reader that
+// no longer exists.
 struct Registration {
-  Registration() { urcu_memb_register_thread(); }
-  ~Registration() { urcu_memb_unregister_thread(); }
+  bool on = false;
+  void ensure() {
+    if (!on) urcu_memb_register_thread();
+    on = true;
+  }
+  void end() {
+    if (on) urcu_memb_unregister_thread();
+    on = false;
+  }
+  ~Registration() { end(); }
 };
+thread_local Registration t_registration;
 
 thread_local int t_depth = 0;
 
@@ -78,7 +88,7 @@ void grace_period_and_free() {
 }  // namespace
 
 ReadGuard::ReadGuard() {
-  thread_local Registration registration;
+  t_registration.ensure();
   if (t_depth++ == 0) {
     if (sched_active()) g_scheduled_readers.fetch_add(1, std::memory_order_relaxed);
     urcu_memb_read_lock();
@@ -100,6 +110,14 @@ ReadGuard::~ReadGuard() {
 }
 
 bool in_read_section() { return t_depth > 0; }
+
+void unregister_thread() {
+  if (in_read_section()) {
+    std::fprintf(stderr, "rcu::unregister_thread() inside a read section\n");
+    std::abort();
+  }
+  t_registration.end();
+}
 
 void retire(std::function<void()> free) {
   SchedGuard g(g_retired_mu);

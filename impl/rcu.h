@@ -49,6 +49,16 @@ class MMV_SCOPED_CAPABILITY ReadGuard {
 };
 
 bool in_read_section();
+// Ends this thread's registration with liburcu now instead of at thread
+// exit (a later read section registers it again). For threads run by the
+// controlled scheduler: their exit runs after the scheduler has let them
+// go, at a time only the OS decides, and liburcu's unregistration takes its
+// registry lock -- a pthread mutex that TSan sees, and that every grace
+// period also takes. Left to thread exit, it orders the exiting thread's
+// work before some other thread's grace period or not depending on load,
+// so a replayed schedule could hide a race it had shown. Not inside a read
+// section.
+void unregister_thread();
 
 // Destroys `free` after a grace period (the kernel's call_rcu / kfree_rcu).
 void retire(std::function<void()> free);

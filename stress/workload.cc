@@ -18,6 +18,7 @@
 #include "impl/fault_switch.h"
 #include "impl/kernel.h"
 #include "impl/mm.h"
+#include "impl/rcu.h"
 #include "model/state_hash.h"
 #include "stress/zap_spec.h"
 #include "stress/zap_workload.h"
@@ -82,11 +83,14 @@ void run_threads(const StressConfig& cfg, StressReport& rep, Body body, impl::Ke
         [&](int t) {
           if (t == n) {
             worker->serve_work_until([&] { return finished.load(std::memory_order_relaxed) == n; });
+            impl::rcu::unregister_thread();
             return;
           }
           std::mt19937_64 rng = thread_rng(cfg.seed, t);
           auto keep_going = [&](int i) { return i < cfg.ops_per_thread; };
           body(t, rng, keep_going);
+          // Inside the schedule, not at thread exit (impl/rcu.h).
+          impl::rcu::unregister_thread();
           if (worker) {
             finished.fetch_add(1, std::memory_order_relaxed);
             worker->wake_server();
