@@ -83,15 +83,14 @@ void run_threads(const StressConfig& cfg, StressReport& rep, Body body, impl::Ke
         [&](int t) {
           if (t == n) {
             worker->serve_work_until([&] { return finished.load(std::memory_order_relaxed) == n; });
-            impl::rcu::unregister_thread();
-            return;
+          } else {
+            std::mt19937_64 rng = thread_rng(cfg.seed, t);
+            auto keep_going = [&](int i) { return i < cfg.ops_per_thread; };
+            body(t, rng, keep_going);
           }
-          std::mt19937_64 rng = thread_rng(cfg.seed, t);
-          auto keep_going = [&](int i) { return i < cfg.ops_per_thread; };
-          body(t, rng, keep_going);
           // Inside the schedule, not at thread exit (impl/rcu.h).
           impl::rcu::unregister_thread();
-          if (worker) {
+          if (t < n && worker) {
             finished.fetch_add(1, std::memory_order_relaxed);
             worker->wake_server();
           }
@@ -310,11 +309,7 @@ StressReport run_zap(const StressConfig& cfg) {
       op.call = now_ns();
       op.output = impl.apply(op.input);
       op.ret = now_ns();
-      std::vector<Operation>& part = out[zap_vma_of(op.input)];
-      for (const cmd::Command& piece : zap_pieces(op.input, op.output)) {
-        part.push_back(op);
-        part.back().input = piece;
-      }
+      append_recorded(out[zap_vma_of(op.input)], op);
     }
     commands[t] = static_cast<std::uint64_t>(i);
   });

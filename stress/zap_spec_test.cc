@@ -234,12 +234,7 @@ TEST(ZapSpec, AZapTakesEffectPageByPage) {
       op(3, 40, 50, write_at(page1 + 8, 7), "ok"),  op(3, 110, 120, read_at(page3 + 8), "error SIGBUS"),
   };
   std::vector<Operation> by_page;
-  for (const Operation& o : atomic) {
-    for (const cmd::Command& piece : zap_pieces(o.input, o.output)) {
-      by_page.push_back(o);
-      by_page.back().input = piece;
-    }
-  }
+  for (const Operation& o : atomic) append_recorded(by_page, o);  // as run_zap records them
   ASSERT_EQ(by_page.size(), atomic.size() + 2);
   // Both inserts map the same slot: what the store wrote is what page 3
   // would show had it still been mapped, so the read of the slot through a

@@ -68,4 +68,15 @@ int zap_vma_of(const cmd::Command& c);
 // that point.
 std::vector<cmd::Command> zap_pieces(const cmd::Command& zap, const std::string& outcome);
 
+// Appends `op`, an operation as a thread recorded it (input, outcome, call
+// and return times), to `history` as the checker is to see it: as its
+// zap_pieces, each with op's client, times and outcome.
+template <class Operation>
+void append_recorded(std::vector<Operation>& history, const Operation& op) {
+  for (const cmd::Command& piece : zap_pieces(op.input, op.output)) {
+    history.push_back(op);
+    history.back().input = piece;
+  }
+}
+
 }  // namespace mmv::stress

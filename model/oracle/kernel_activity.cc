@@ -2,9 +2,9 @@
 
 #include <charconv>
 #include <chrono>
-#include <thread>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace mmv::oracle {
 namespace {
@@ -24,6 +24,24 @@ bool watched(std::string_view name) {
     if (w.back() == '_' ? name.rfind(w, 0) == 0 : name == w) return true;
   }
   return false;
+}
+
+constexpr int kSettleReads = 25;
+constexpr int kStableReads = 3;
+
+// The counters once kStableReads reads in a row, a pause apart, agree (or
+// after kSettleReads reads).
+std::optional<KernelActivity> settled(const ActivitySource& kernel) {
+  std::optional<KernelActivity> last = kernel.read();
+  int same = 1;
+  for (int i = 1; i < kSettleReads && last && same < kStableReads; ++i) {
+    kernel.pause();
+    std::optional<KernelActivity> next = kernel.read();
+    if (!next) return next;
+    same = *next == *last ? same + 1 : 1;
+    last = std::move(next);
+  }
+  return last;
 }
 
 }  // namespace
@@ -77,38 +95,13 @@ ActivitySource this_kernel() {
   return {read_kernel_activity, [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); }};
 }
 
-namespace {
-
-constexpr int kSettleReads = 25;
-constexpr int kStableReads = 3;
-
-// The counters once kStableReads reads in a row, a pause apart, agree (or
-// after kSettleReads reads).
-std::optional<KernelActivity> settled(const ActivitySource& kernel) {
-  std::optional<KernelActivity> last = kernel.read();
-  int same = 1;
-  for (int i = 1; i < kSettleReads && last && same < kStableReads; ++i) {
-    kernel.pause();
-    std::optional<KernelActivity> next = kernel.read();
-    if (!next) return next;
-    same = *next == *last ? same + 1 : 1;
-    last = std::move(next);
-  }
-  return last;
-}
-
-}  // namespace
-
 ConfirmedRun run_confirmed(const std::function<std::optional<std::string>()>& run, const ActivitySource& kernel) {
   ConfirmedRun r;
   while (true) {
     const std::optional<KernelActivity> before = kernel.read();
     std::optional<std::string> report = run();
     ++r.runs;
-    if (!report) {
-      r.report.reset();
-      return r;
-    }
+    if (!report) return r;
     const std::optional<KernelActivity> after = before ? settled(kernel) : std::nullopt;
     const std::string busy = before && after ? activity_between(*before, *after) : "";
     if (busy.empty() || r.runs == kMaxOracleRuns) {
