@@ -3,7 +3,8 @@
 // of the generic checker in stress/lincheck.h. The model is any copyable,
 // equality-comparable type with `std::string apply(const cmd::Command&)`
 // (cmd::ModelRunner); state_hash(model) must be equal for equal models
-// (model/state_hash.h); the memo compares states with == on a hash hit.
+// (cmd::state_hash in testing/model_runner.h); the memo compares states with
+// == on a hash hit.
 //
 // P-compositionality: check_partitioned() splits the history with a
 // caller-supplied key and checks each part on its own. The caller is

@@ -11,7 +11,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "model/state_hash.h"
 #include "stress/lin_html.h"
 #include "testing/model_runner.h"
 
@@ -36,8 +35,6 @@ cmd::ModelRunner with_registers() {
   return m;
 }
 
-std::size_t key(const cmd::ModelRunner& m) { return model::state_hash(m.system()); }
-
 Operation write(int thread, std::uint64_t invoke, std::uint64_t response, std::uint8_t v,
                 Addr at = kAddr) {
   Operation op{thread, invoke, response, true, {}, "ok"};
@@ -56,7 +53,7 @@ Operation read(int thread, std::uint64_t invoke, std::uint64_t response, std::ui
 }
 
 CheckResult check(const std::vector<Operation>& h, std::chrono::milliseconds budget = 5s) {
-  return check_linearizable<cmd::ModelRunner>(with_registers(), h, budget, key);
+  return check_linearizable<cmd::ModelRunner>(with_registers(), h, budget, cmd::state_hash);
 }
 
 TEST(Linearizability, SequentialHistoryIsLinearizable) {
@@ -137,10 +134,10 @@ TEST(Linearizability, PartitionedCheckSplitsByKey) {
   std::vector<Operation> h = {write(0, 0, 10, 1), write(1, 0, 10, 2, kOther),
                               read(2, 20, 21, 1), read(3, 20, 21, 2, kOther)};
   auto by_register = [](const Operation& op) { return op.input.addr == kAddr ? 0 : 1; };
-  auto ok = check_partitioned<cmd::ModelRunner>(with_registers(), h, by_register, 5s, key);
+  auto ok = check_partitioned<cmd::ModelRunner>(with_registers(), h, by_register, 5s, cmd::state_hash);
   EXPECT_EQ(ok.verdict, Verdict::kLinearizable);
   h[3].output = "ok 1";  // kOther never held 1
-  auto bad = check_partitioned<cmd::ModelRunner>(with_registers(), h, by_register, 5s, key);
+  auto bad = check_partitioned<cmd::ModelRunner>(with_registers(), h, by_register, 5s, cmd::state_hash);
   EXPECT_EQ(bad.verdict, Verdict::kNotLinearizable);
   EXPECT_NE(bad.explanation.find("key 1"), std::string::npos) << bad.explanation;
   // The part that failed, for its timeline: kOther's two operations.

@@ -19,7 +19,6 @@
 #include "impl/kernel.h"
 #include "impl/mm.h"
 #include "impl/rcu.h"
-#include "model/state_hash.h"
 #include "stress/zap_spec.h"
 #include "stress/zap_workload.h"
 #include "testing/impl_runner.h"
@@ -371,10 +370,8 @@ StressReport run_zap(const StressConfig& cfg) {
     if (r.verdict == Verdict::kUnknown) {
       out.note = where + ": " + r.explanation + "\n";
     } else if (r.verdict == Verdict::kNotLinearizable) {
-      std::function<std::size_t(const cmd::ModelRunner&)> model_hash = [](const cmd::ModelRunner& m) {
-        return model::state_hash(m.system());
-      };
-      const CheckResult ref = check_linearizable(model, out.history, budget, model_hash);
+      const CheckResult ref =
+          check_linearizable<cmd::ModelRunner>(model, out.history, budget, cmd::state_hash);
       if (ref.verdict == Verdict::kNotLinearizable) {
         out.failure = "not linearizable, " + where + ":\n" + ref.explanation;
       } else if (ref.verdict == Verdict::kLinearizable) {

@@ -9,9 +9,6 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
-#include <functional>
-
-#include "model/state_hash.h"
 #include "stress/linearizability.h"
 #include "testing/model_runner.h"
 #include "testing/rc_default_params.h"
@@ -251,11 +248,10 @@ TEST(ZapSpec, AZapTakesEffectPageByPage) {
 
   cmd::ModelRunner model;
   for (const cmd::Command& c : zap_setup()) ASSERT_EQ(model.apply(c).rfind("ok", 0), 0u) << cmd::to_string(c);
-  const std::function<std::size_t(const cmd::ModelRunner&)> hash = [](const cmd::ModelRunner& m) {
-    return model::state_hash(m.system());
-  };
-  EXPECT_EQ(check_linearizable(model, atomic, 10s, hash).verdict, Verdict::kNotLinearizable);
-  EXPECT_EQ(check_linearizable(model, by_page, 10s, hash).verdict, Verdict::kLinearizable);
+  EXPECT_EQ(check_linearizable<cmd::ModelRunner>(model, atomic, 10s, cmd::state_hash).verdict,
+            Verdict::kNotLinearizable);
+  EXPECT_EQ(check_linearizable<cmd::ModelRunner>(model, by_page, 10s, cmd::state_hash).verdict,
+            Verdict::kLinearizable);
 }
 
 }  // namespace

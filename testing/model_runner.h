@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "model/state_hash.h"
 #include "model/system.h"
 #include "testing/command.h"
 
@@ -34,5 +35,9 @@ class ModelRunner {
   Holdings held_;
   std::vector<FileId> files_;
 };
+
+// The runner's state hash for the linearizability checkers
+// (stress/linearizability.h): the system's, which equal runners share.
+inline std::size_t state_hash(const ModelRunner& m) { return model::state_hash(m.system()); }
 
 }  // namespace mmv::cmd
