@@ -98,6 +98,22 @@ for png in one two; do
     echo "FAIL: $png.png is not a drawn PNG"; failures=$((failures + 1))
   fi
 done
+# compare-bench --plot keeps compare.py's report for plot-bench, which draws
+# from it instead of running the U tests a second time.
+expect 0 'plot-bench: wrote .*cmp.png' $cb "$tmp/base.json" "$tmp/faster.json" --plot "$tmp/cmp.png"
+if ! /usr/bin/python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert isinstance(r, list) and r[0]["utest"]' \
+    "$tmp/cmp.report.json" 2>/dev/null; then
+  echo "FAIL: compare-bench --plot left no compare.py report in cmp.report.json"; failures=$((failures + 1))
+fi
+expect 0 'wrote .*three.png' $pb "$tmp/faster.json" "$tmp/base.json" -o "$tmp/three.png" --report "$tmp/cmp.report.json"
+expect 2 'list.json: not a compare.py report' $pb "$tmp/faster.json" "$tmp/base.json" -o "$tmp/x.png" --report "$tmp/list.json"
+expect 2 'truncated.json: not a compare.py report' $pb "$tmp/faster.json" "$tmp/base.json" -o "$tmp/x.png" --report "$tmp/truncated.json"
+expect 2 'report goes with a base file' $pb "$tmp/faster.json" -o "$tmp/x.png" --report "$tmp/cmp.report.json"
+for png in cmp three; do
+  if ! head -c 8 "$tmp/$png.png" | grep -q PNG || [ "$(stat -c %s "$tmp/$png.png")" -lt 10000 ]; then
+    echo "FAIL: $png.png is not a drawn PNG"; failures=$((failures + 1))
+  fi
+done
 expect 2 'truncated.json: not JSON' $pb "$tmp/truncated.json" -o "$tmp/x.png"
 expect 2 'no such file' $pb "$tmp/missing.json" -o "$tmp/x.png"
 expect 2 'the following arguments are required: -o' $pb "$tmp/base.json"

@@ -94,21 +94,33 @@ def errors(doc):
     return out
 
 
-def run_compare(base_path, new_path, alpha, display_args=(), quiet=False):
+def run_compare(base_path, new_path, alpha, display_args=(), quiet=False, keep=None):
     """Runs compare.py on the two files (printing its report unless quiet)
     and returns its machine-readable report: per benchmark the paired
-    repetitions and the U test. Raises BenchError if compare.py fails."""
+    repetitions and the U test. With keep, the report is also left in that
+    file (load_report reads it back). Raises BenchError if compare.py fails."""
     if not os.path.isfile(COMPARE):
         raise BenchError(f"{COMPARE} missing (Debian package libbenchmark-tools)")
     with tempfile.TemporaryDirectory(prefix="bench_json.") as tmp:
-        dump = os.path.join(tmp, "diff.json")
+        dump = keep or os.path.join(tmp, "diff.json")
         cmd = [PYTHON, COMPARE, *display_args, "--alpha", str(alpha), "-d", dump,
                "benchmarks", base_path, new_path]
         rc = subprocess.call(cmd, stdout=subprocess.DEVNULL if quiet else None)
         if rc != 0 or not os.path.isfile(dump):
             raise BenchError(f"compare.py exited with {rc}")
-        with open(dump) as f:
-            return json.load(f)
+        return load_report(dump)
+
+
+def load_report(path):
+    """A report run_compare kept; BenchError if it is not one."""
+    try:
+        with open(path) as f:
+            report = json.load(f)
+    except (OSError, ValueError) as e:
+        raise BenchError(f"{path}: not a compare.py report ({e})") from None
+    if not isinstance(report, list) or not all(isinstance(b, dict) and "measurements" in b for b in report):
+        raise BenchError(f"{path}: not a compare.py report (expected its -d dump: a list of benchmarks)")
+    return report
 
 
 def changes(report):
