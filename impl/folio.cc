@@ -101,6 +101,21 @@ bool Folio::put_testzero() {
   return (racy ? refcount_.racy_dec() : refcount_.dec()) == AtomicRefcount::Event::kHitZero;
 }
 
+bool Folio::put_last_anon() const {
+  // Who can take a reference to an unowned anonymous folio? Only its
+  // mapper, at the fault that creates it (refs 1), and a THP split, which
+  // turns one reference into one per PTE under the PMD lock: nothing finds
+  // an anonymous folio but through a mapping of it (no page cache, no
+  // registry, no fork or get_user_pages here). So after the flush the
+  // holder of the last mapping's reference that reads 1 is its only
+  // holder, and nobody can become another: it frees the folio without the
+  // locked decrement (the same reasoning as page_pool's
+  // page_ref_count() == 1 recycling). Acquire: every earlier holder's
+  // writes happen before the free.
+  return kind_ == static_cast<std::uint8_t>(FolioKind::kAnon) && order_ == 0 && !owned_ &&
+         refcount_.value() == 1;
+}
+
 void Folio::release() {
   if (owned_) ext().owner->folio_freed(*this);
 }
@@ -113,36 +128,25 @@ bool Folio::put() {
 }
 
 void Folio::put_batch(Folio* const* folios, std::size_t n) {
-  // Freed order-0 folios: their frames and descriptors go back in bulk.
-  // Anything else (a THP, a folio with an owner to tell) is freed alone.
-  constexpr std::size_t kChunk = 64;
-  FrameWord* frames[kChunk];
-  void* descs[kChunk];
-  std::size_t nframes = 0, ndescs = 0;
-  auto drain = [&] {
-    free_frames(frames, nframes);
-    free_folio_descs(descs, ndescs);
-    nframes = ndescs = 0;
-  };
+  // Freed order-0 folios go back to the free list together, each with its
+  // frame. Anything else (a THP, a folio with an owner to tell) is freed
+  // alone.
+  FreedFolioDescs freed;
   for (std::size_t i = 0; i < n; ++i) {
     Folio* f = folios[i];
-    if (!f->put_testzero()) continue;
+    if (!f->put_last_anon() && !f->put_testzero()) continue;
     if (f->order_ != 0 || f->owned_) {
       f->release();
       delete f;
       continue;
     }
-    // The frame is taken out first, so the destructor frees nothing. The
-    // last reference is gone: nobody else can reach data_ any more.
-    if (FrameWord* d = f->small_.data_.load(std::memory_order_relaxed)) {
-      frames[nframes++] = d;
-      f->small_.data_.store(nullptr, std::memory_order_relaxed);
-    }
-    f->~Folio();
-    descs[ndescs++] = f;
-    if (ndescs == kChunk) drain();
+    // The last reference is gone: nobody else can reach data_ any more.
+    // The frame goes with the descriptor, so the folio's life ends without
+    // its destructor (which would free the frame): the storage is reused
+    // at once by the free list, and nothing here relies on the destructor
+    // running ([basic.life]/5).
+    freed.add(f, f->small_.data_.load(std::memory_order_relaxed));
   }
-  drain();
 }
 
 }  // namespace mmv::impl

@@ -166,6 +166,10 @@ class alignas(kFolioDescAlign) Folio {
 
   // Drops one reference: true if it was the last (the caller frees).
   bool put_testzero();
+  // True if the caller's reference is the only one and nobody can take
+  // another: an unowned order-0 anonymous folio at refcount 1 (folio.cc
+  // says why). The count is left as it is; the caller frees the folio.
+  bool put_last_anon() const;
   // Tells the owner, if any; the folio is then destroyed by the caller.
   void release();
   // ~Folio of an order-9 folio: its Pages go.

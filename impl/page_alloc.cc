@@ -1,9 +1,12 @@
 #include "impl/page_alloc.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <sys/mman.h>
@@ -31,16 +34,23 @@ FramePtr new_frame() {
 }
 
 #if !MMV_ASAN
-// One kind of recycled object: a per-thread cache of up to kCacheMax free
-// objects over a shared list. Kind only tells the instances apart.
-template <int Kind>
-class Recycler {
+// What a thread's exit does with its caches: hand them to a shared list,
+// under that list's mutex.
+std::unique_lock<std::mutex> lock_for_exit(std::mutex& mu) {
+  // Test-only fault (impl/fault_switch.h): no lock.
+  std::unique_lock<std::mutex> g(mu, std::defer_lock);
+  if (!fault_active(Fault::kFreeListUnlocked)) g.lock();
+  return g;
+}
+
+// Free frames: a per-thread cache of up to kCacheMax over a shared list.
+class Frames {
  public:
   static constexpr std::size_t kCacheMax = 1024;
 
-  // A cached object, or null when this thread's cache and the shared list
+  // A cached frame, or null when this thread's cache and the shared list
   // are both empty.
-  static void* take() {
+  static FramePtr take() {
     auto& mine = t_cache.objs;
     if (mine.empty()) {
       Shared& s = shared();
@@ -50,12 +60,12 @@ class Recycler {
       s.objs.resize(s.objs.size() - n);
     }
     if (mine.empty()) return nullptr;
-    void* p = mine.back();
+    FramePtr p = mine.back();
     mine.pop_back();
     return p;
   }
 
-  static void give(void* const* p, std::size_t n) {
+  static void give(FramePtr const* p, std::size_t n) {
     auto& mine = t_cache.objs;
     mine.insert(mine.end(), p, p + n);
     if (mine.size() >= kCacheMax) {
@@ -69,29 +79,108 @@ class Recycler {
  private:
   struct Shared {
     std::mutex mu;
-    std::vector<void*> objs;
+    std::vector<FramePtr> objs;
   };
   static Shared& shared() {
     static auto* s = new Shared;  // never destroyed: threads may exit after main
     return *s;
   }
   struct ThreadCache {
-    std::vector<void*> objs;
+    std::vector<FramePtr> objs;
     ThreadCache() { objs.reserve(kCacheMax); }
     ~ThreadCache() {
-      // Test-only fault (impl/fault_switch.h): no lock.
-      std::unique_lock<std::mutex> g(shared().mu, std::defer_lock);
-      if (!fault_active(Fault::kFreeListUnlocked)) g.lock();
+      auto g = lock_for_exit(shared().mu);
       shared().objs.insert(shared().objs.end(), objs.begin(), objs.end());
     }
   };
   static thread_local ThreadCache t_cache;
 };
-template <int Kind>
-thread_local typename Recycler<Kind>::ThreadCache Recycler<Kind>::t_cache;
+thread_local Frames::ThreadCache Frames::t_cache;
 
-using Frames = Recycler<0>;
-using FolioDescs = Recycler<1>;
+// Free descriptors, linked through their own storage (FreeFolioDesc), each
+// still holding the frame its folio had. A zap frees descriptors whose
+// lines it has just read, so linking them there costs two stores to lines
+// in cache; copying their addresses (and their frames') into arrays wrote
+// lines the populate's zeroing had evicted, and a large zap spent a sixth
+// of its time in those copies (README, "Where a zap's time goes").
+//
+// A thread holds two chains (Bonwick's magazines) and trades whole chains
+// with a shared depot under its mutex, so moving a chain between threads
+// is one pointer, not a copy per descriptor; with two, a thread that
+// alternates frees and allocations around a full chain does not go to the
+// depot each time. A chain is full at kMag or more: a flush splices its
+// whole batch onto the loaded chain, which may pass kMag by one batch.
+class Descs {
+ public:
+  static constexpr std::size_t kMag = 512;
+
+  struct Chain {
+    FreeFolioDesc* head = nullptr;
+    FreeFolioDesc* tail = nullptr;
+    std::size_t n = 0;
+  };
+
+  // A free descriptor and, in *frame, the frame it kept (or null); null
+  // when the thread and the depot have none.
+  static void* take(FramePtr* frame) {
+    Mags& m = t_mags;
+    if (m.loaded.n == 0) {
+      if (m.spare.n != 0) {
+        std::swap(m.loaded, m.spare);
+      } else {
+        Depot& d = depot();
+        std::lock_guard<std::mutex> g(d.mu);
+        if (d.chains.empty()) return nullptr;
+        m.loaded = d.chains.back();
+        d.chains.pop_back();
+      }
+    }
+    FreeFolioDesc* f = m.loaded.head;
+    m.loaded.head = f->next;
+    if (--m.loaded.n == 0) m.loaded.tail = nullptr;
+    *frame = f->frame;
+    return f;
+  }
+
+  // Puts a chain of c.n linked descriptors (c.tail->next unset) in front of
+  // this thread's loaded chain.
+  static void give(Chain c) {
+    Mags& m = t_mags;
+    if (m.loaded.n >= kMag) {
+      if (m.spare.n >= kMag) {
+        Depot& d = depot();
+        std::lock_guard<std::mutex> g(d.mu);
+        d.chains.push_back(m.spare);
+      }
+      m.spare = m.loaded;
+      m.loaded = Chain{};
+    }
+    c.tail->next = m.loaded.head;
+    if (!m.loaded.tail) m.loaded.tail = c.tail;
+    m.loaded.head = c.head;
+    m.loaded.n += c.n;
+  }
+
+ private:
+  struct Depot {
+    std::mutex mu;
+    std::vector<Chain> chains;  // any length: a thread's exit leaves partial ones
+  };
+  static Depot& depot() {
+    static auto* d = new Depot;  // never destroyed: threads may exit after main
+    return *d;
+  }
+  struct Mags {
+    Chain loaded, spare;
+    ~Mags() {
+      auto g = lock_for_exit(depot().mu);
+      for (const Chain& c : {loaded, spare})
+        if (c.n != 0) depot().chains.push_back(c);
+    }
+  };
+  static thread_local Mags t_mags;
+};
+thread_local Descs::Mags Descs::t_mags;
 
 // The descriptors a thread has not handed out yet: the rest of its chunk.
 struct Chunk {
@@ -107,21 +196,18 @@ FrameWord* alloc_frame() {
 #if MMV_ASAN
   return new_frame();
 #else
-  auto* f = static_cast<FramePtr>(Frames::take());
+  FramePtr f = Frames::take();
   if (!f) return new_frame();
   zero(f);  // zeroed on allocation, like __GFP_ZERO, not on free
   return f;
 #endif
 }
 
-void free_frame(FrameWord* frame) { free_frames(&frame, 1); }
-
-void free_frames(FrameWord* const* frames, std::size_t n) {
+void free_frame(FrameWord* frame) {
 #if MMV_ASAN
-  for (std::size_t i = 0; i < n; ++i) delete[] frames[i];
+  delete[] frame;
 #else
-  static_assert(sizeof(FrameWord*) == sizeof(void*));
-  Frames::give(reinterpret_cast<void* const*>(frames), n);
+  Frames::give(&frame, 1);
 #endif
 }
 
@@ -129,7 +215,12 @@ void* alloc_folio_desc() {
 #if MMV_ASAN
   return ::operator new(kFolioDescSize + kFolioExtSize, std::align_val_t{kFolioDescAlign});
 #else
-  if (void* p = FolioDescs::take()) return p;
+  FramePtr frame = nullptr;
+  if (void* p = Descs::take(&frame)) {
+    // Its folio's frame goes where alloc_frame looks first.
+    if (frame) Frames::give(&frame, 1);
+    return p;
+  }
   Chunk& c = t_chunk;
   if (c.left == 0) {
     // Never freed: descriptors are recycled, not returned. A chunk is one
@@ -149,13 +240,18 @@ void* alloc_folio_desc() {
 #endif
 }
 
-void free_folio_desc(void* desc) { free_folio_descs(&desc, 1); }
-
-void free_folio_descs(void* const* descs, std::size_t n) {
+void free_folio_desc(void* desc) {
 #if MMV_ASAN
-  for (std::size_t i = 0; i < n; ++i) ::operator delete(descs[i], std::align_val_t{kFolioDescAlign});
+  ::operator delete(desc, std::align_val_t{kFolioDescAlign});
 #else
-  FolioDescs::give(descs, n);
+  auto* f = new (desc) FreeFolioDesc{nullptr, nullptr};
+  Descs::give({f, f, 1});
+#endif
+}
+
+void FreedFolioDescs::splice() {
+#if !MMV_ASAN
+  if (n_ != 0) Descs::give({head_, tail_, n_});
 #endif
 }
 

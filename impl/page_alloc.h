@@ -8,8 +8,10 @@
 // free()), and descriptors scattered over the heap cost a cache miss per
 // page of a large zap. Descriptors are carved from large chunks, a thread's
 // in the order it allocates them, and recycled last-in first-out: the
-// folios a fault loop maps lie next to each other, and the zap that clears
-// them walks their descriptors almost in order.
+// folios a fault loop maps lie near each other, and the zap that clears
+// them walks their descriptors in runs (it prefetches them: impl/zap.cc).
+// Free descriptors are linked through their own storage, so freeing one
+// writes only its own line (page_alloc.cc says why that matters).
 //
 // Thread safety: each thread frees to and allocates from its own caches;
 // a cache overflows to, and refills from, one shared list per kind under a
@@ -24,6 +26,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 
 #include "impl/sanitizers.h"
 #include "model/addr.h"
@@ -38,9 +41,6 @@ inline constexpr std::uint32_t kFrameWords = kPageSize / sizeof(std::uint64_t);
 // A zero-filled frame.
 FrameWord* alloc_frame();
 void free_frame(FrameWord* frame);
-// Frees n frames at once: what a gather's flush frees, with one look at
-// this thread's cache instead of n.
-void free_frames(FrameWord* const* frames, std::size_t n);
 
 // Raw storage for one Folio, in two parts, as the kernel splits struct page
 // from page_ext: the descriptor proper (kFolioDescSize bytes, aligned to it,
@@ -53,7 +53,50 @@ inline constexpr std::size_t kFolioExtSize = 48;
 inline constexpr std::size_t kFolioDescAlign = kFolioDescSize;
 void* alloc_folio_desc();
 void free_folio_desc(void* desc);
-void free_folio_descs(void* const* descs, std::size_t n);
+
+// A free descriptor's storage while it waits on a free list: the link, and
+// the frame its folio had (null: none), which stays with it until the
+// descriptor is allocated again and then goes back to the frames.
+struct FreeFolioDesc {
+  FreeFolioDesc* next;
+  FrameWord* frame;
+};
+static_assert(sizeof(FreeFolioDesc) <= kFolioDescSize);
+
+// What a gather's flush frees: order-0 folios' descriptors, each with its
+// frame, linked through their own storage as they come (each add writes
+// only the line of a descriptor the flush has just read) and handed to
+// this thread's free list in one splice when the builder goes.
+//
+// Thread safety: one builder belongs to one thread.
+class FreedFolioDescs {
+ public:
+  FreedFolioDescs() = default;
+  FreedFolioDescs(const FreedFolioDescs&) = delete;
+  FreedFolioDescs& operator=(const FreedFolioDescs&) = delete;
+  ~FreedFolioDescs() { splice(); }
+
+  // desc: the storage of an order-0 folio whose life has ended; frame: the
+  // frame it held, or null.
+  void add(void* desc, FrameWord* frame) {
+#if MMV_ASAN
+    delete[] frame;
+    ::operator delete(desc, std::align_val_t{kFolioDescAlign});
+#else
+    head_ = new (desc) FreeFolioDesc{head_, frame};
+    if (!tail_) tail_ = head_;
+    ++n_;
+#endif
+  }
+
+ private:
+  // Hands the chain to this thread's free list (page_alloc.cc).
+  void splice();
+
+  FreeFolioDesc* head_ = nullptr;
+  FreeFolioDesc* tail_ = nullptr;
+  std::size_t n_ = 0;
+};
 
 // A chunk of the memmap: kFolioDescsPerChunk descriptors, then as many
 // extensions, in one naturally aligned 2 MiB block, so a descriptor's
