@@ -69,6 +69,11 @@ void Mm::split_pmd(Addr block) {
   if (fault_active(Fault::kPmdSplitRssLeak)) rss_add(FolioKind::kAnon, 1);
 }
 
+// How far ahead zap_range prefetches descriptors. A cleared entry costs a
+// few nanoseconds and a miss to L3 or memory tens: 16 entries cover it
+// (8 left a 4096-page zap ~15% slower in alternating runs).
+constexpr unsigned kAhead = 16;
+
 void Mm::zap_range(Addr lo, Addr hi, MmuGather& tlb) {
   for (Addr pgd_base = pgd_down(lo); pgd_base < hi; pgd_base += kPgdSize) {
     PudTable* pud = pt_.pud_table(pgd_base);
@@ -116,6 +121,14 @@ void Mm::zap_range(Addr lo, Addr hi, MmuGather& tlb) {
             MutexLock g(t->ptl());
             std::int64_t anon = 0, file = 0;
             for (; i < end && !tlb.full(); ++i) {
+              // The descriptors of a large zap are out of cache (the
+              // populate's zeroing evicts them) and lie in runs, not in
+              // one order a hardware prefetcher follows: ask for the one
+              // kAhead entries on while this one is cleared. For write:
+              // the flush writes its line when it frees the folio.
+              if (i + kAhead < end) {
+                if (const Pte q = t->get(i + kAhead); !q.none()) __builtin_prefetch(q.page(), 1);
+              }
               const Pte p = t->clear(i);
               if (p.none()) continue;
               Page* page = p.page();
