@@ -99,10 +99,11 @@ enum class Fault {
   // drops that, and the store through the now-writable PTE is never
   // written back.
   kWritebackProtectFirst,
-  // A thread's exit moves its cached frames to the shared free list
-  // without the list's mutex: two threads exiting together, or one exiting
-  // while another refills, corrupt the list. Nothing but TSan sees it
-  // reliably. (Not in MMV_ASAN builds, whose frames bypass the lists.)
+  // A thread's exit moves its cached frames and descriptors to the shared
+  // free lists without the lists' mutexes (impl/page_alloc.cc): two threads
+  // exiting together, or one exiting while another refills, corrupt a
+  // list. Nothing but TSan sees it reliably. (Not in MMV_ASAN builds,
+  // whose frames and descriptors bypass the lists.)
   kFreeListUnlocked,
   // ---- Stale translations (impl/tlb.h): a shootdown left out.
   // mprotect takes access away without flushing the TLBs: a CPU that
