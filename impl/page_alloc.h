@@ -93,9 +93,11 @@ class FreedFolioDescs {
   // Hands the chain to this thread's free list (page_alloc.cc).
   void splice();
 
+#if !MMV_ASAN  // under ASan add() frees at once
   FreeFolioDesc* head_ = nullptr;
   FreeFolioDesc* tail_ = nullptr;
   std::size_t n_ = 0;
+#endif
 };
 
 // A chunk of the memmap: kFolioDescsPerChunk descriptors, then as many
