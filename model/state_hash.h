@@ -1,5 +1,5 @@
 // A structural hash of a model state: equal states (System ==) hash equal.
-// For the linearizability checker's memo (stress/lincheck.h), which used to
+// For the linearizability checker's memo (lincheck/lincheck.h), which used to
 // key states by describe()'s text: formatting every fact of every state
 // was most of the stress jobs' checking time.
 #pragma once

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <system_error>
 
-#include "stress/lin_html.h"
+#include "lincheck/timeline.h"
 
 namespace mmv::stress {
 

@@ -1,6 +1,6 @@
 // Linearizability of recorded histories of concurrent commands
 // (testing/command.h) against a sequential model: the mm stress tests' use
-// of the generic checker in stress/lincheck.h. The model is any copyable,
+// of the generic checker in lincheck/lincheck.h. The model is any copyable,
 // equality-comparable type with `std::string apply(const cmd::Command&)`
 // (cmd::ModelRunner); state_hash(model) must be equal for equal models
 // (cmd::state_hash in testing/model_runner.h); the memo compares states with
@@ -13,7 +13,7 @@
 // the model could see).
 //
 // A failed check can be drawn: write_timeline() writes the HTML timeline of
-// stress/lin_html.h (one lane per thread, the window highlighted, the
+// lincheck/timeline.h (one lane per thread, the window highlighted, the
 // longest linearizable prefix marked) and returns the line that names it
 // for the failure message.
 #pragma once
@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "stress/lincheck.h"
+#include "lincheck/lincheck.h"
 #include "testing/command.h"
 
 namespace mmv::stress {
@@ -55,7 +55,7 @@ struct CheckResult {
   std::vector<std::size_t> part;
 };
 
-// `history` against any lin::check model of commands (stress/lincheck.h;
+// `history` against any lin::check model of commands (lincheck/lincheck.h;
 // Input cmd::Command, Output std::string), e.g. a small one for one
 // workload (stress/zap_spec.h).
 template <class LinModel>
@@ -79,7 +79,7 @@ CheckResult check_partitioned(const Model& initial, const std::vector<Operation>
 
 std::string format_window(const std::vector<Operation>& history, const std::vector<bool>& placed);
 
-// The HTML timeline (stress/lin_html.h) of `history` and a kNotLinearizable
+// The HTML timeline (lincheck/timeline.h) of `history` and a kNotLinearizable
 // result of its check, with `title` and the text report `report`.
 std::string timeline_html(const std::vector<Operation>& history, const CheckResult& result,
                           const std::string& title, const std::string& report);

@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "stress/lin_html.h"
+#include "lincheck/timeline.h"
 #include "testing/model_runner.h"
 
 namespace mmv::stress {

@@ -26,7 +26,7 @@
 // TSan can see.
 //
 // A zap history that is not linearizable also gets an HTML timeline
-// (stress/lin_html.h), written to $MMV_LIN_HTML_DIR (default: the temporary
+// (lincheck/timeline.h), written to $MMV_LIN_HTML_DIR (default: the temporary
 // directory) as mmv-lin-zap-seed<S>-threads<T>-vma<P>.html; the failure's
 // explanation names it ("timeline: <path>").
 #pragma once

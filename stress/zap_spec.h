@@ -3,7 +3,7 @@
 // observe: the bytes reads see and, in a driver VMA, which page slot each
 // page maps. Page tables, rss, and dirty and accessed bits are left out,
 // because no read, write, zap or vm_insert_page outcome depends on them. It is
-// a model for lin::check (stress/lincheck.h): a state is one small sorted
+// a model for lin::check (lincheck/lincheck.h): a state is one small sorted
 // vector, cheap to copy, hash and compare, so the search runs at the speed
 // of the search rather than of copying the reference model.
 //

@@ -11,7 +11,7 @@
 // replaced by a new process id, as in Jepsen; its call took effect or not,
 // at random. --violate changes one completed read's result to a value that
 // no operation ever wrote. Output: the Jepsen log format for cas-register,
-// EDN lines for kv (stress/history_file.h).
+// EDN lines for kv (lincheck/history_file.h).
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -52,6 +52,14 @@ Options parse_args(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << "usage: lincheck_gen --model=cas-register|kv [--processes=N] [--ops=M] [--keys=K] "
+                   "[--info=PERCENT] [--seed=S] [--violate]\n"
+                   "Writes a random history, linearizable by construction (or, with --violate, certainly not),\n"
+                   "to standard output: Jepsen's log for cas-register, EDN lines for kv.\n"
+                   "Manual: docs/lincheck.md.\n";
+      std::exit(0);
+    }
     if (a == "--violate") {
       o.violate = true;
       continue;

@@ -1,5 +1,5 @@
 // An HTML timeline of a history that failed a linearizability check
-// (stress/lincheck.h), written next to the text report. Generic, like the
+// (lincheck/lincheck.h), written next to the text report. Generic, like the
 // checker: it takes the history's timing, the checker's result and a
 // function that prints an operation, and knows nothing of what the
 // operations are.
@@ -29,7 +29,7 @@
 #include <string_view>
 #include <vector>
 
-#include "stress/lincheck.h"
+#include "lincheck/lincheck.h"
 
 namespace mmv::lin {
 

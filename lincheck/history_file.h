@@ -1,5 +1,5 @@
 // Histories recorded by other tools, read for the lincheck tool
-// (stress/lincheck_main.cc). Two line formats:
+// (lincheck/lincheck_main.cc). Two line formats:
 //  - Jepsen's log, as in its etcd test:
 //      INFO  jepsen.util - 3	:invoke	:cas	[1 2]
 //    (process, type, function, value; lines without "jepsen.util -" are

@@ -1,26 +1,50 @@
-// The lincheck tool end to end: the histories in stress/lincheck_data/
+// The lincheck tool end to end: the histories in lincheck/data/
 // (written here, with known verdicts: *-ok linearizable, *-bad not), usage
 // and input errors, and large generated histories of both verdicts.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
-#include "stress/child_run.h"
-
-namespace mmv::stress {
+namespace mmv::lin {
 namespace {
 
 namespace fs = std::filesystem;
 
-ChildResult lincheck(std::vector<std::string> args) {
-  ChildRun run;
-  run.argv = {MMV_LINCHECK};
-  run.argv.insert(run.argv.end(), args.begin(), args.end());
-  return run_child(run);
+struct ToolRun {
+  int exit_code = -1;  // -1: a signal ended it
+  std::string output;  // stdout and stderr, as written
+};
+
+// Runs argv[0] with its arguments through the shell, each word quoted.
+ToolRun run_tool(const std::vector<std::string>& argv) {
+  std::string line;
+  for (const std::string& word : argv) {
+    line += '\'';
+    for (char c : word) line += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    line += "' ";
+  }
+  line += "2>&1";
+  ToolRun r;
+  FILE* pipe = ::popen(line.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) r.output.append(buf, n);
+  const int status = ::pclose(pipe);
+  if (status != -1 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  return r;
+}
+
+ToolRun lincheck(std::vector<std::string> args) {
+  args.insert(args.begin(), MMV_LINCHECK);
+  return run_tool(args);
 }
 
 std::string model_for(const fs::path& p) { return p.filename().string().rfind("kv", 0) == 0 ? "kv" : "cas-register"; }
@@ -39,7 +63,7 @@ TEST(LincheckCli, OwnHistoriesGetTheirKnownVerdicts) {
     const bool expect_ok = stem.size() > 3 && stem.substr(stem.size() - 3) == "-ok";
     const bool expect_bad = stem.size() > 4 && stem.substr(stem.size() - 4) == "-bad";
     ASSERT_TRUE(expect_ok || expect_bad) << p << ": name it *-ok or *-bad";
-    const ChildResult r = lincheck({"--model=" + model_for(p), p.string()});
+    const ToolRun r = lincheck({"--model=" + model_for(p), p.string()});
     SCOPED_TRACE(p.string() + "\n" + r.output);
     EXPECT_EQ(r.exit_code, expect_ok ? 0 : 1);
     EXPECT_NE(r.output.find(expect_ok ? ": linearizable" : ": NOT linearizable"), std::string::npos);
@@ -79,7 +103,7 @@ TEST(LincheckCli, BadUsageAndInputExitTwoWithAReason) {
       {{"--model=cas-register", "--html=t.html", ok.string(), ok.string()}, "--html takes one history file"},
   };
   for (const Case& c : cases) {
-    const ChildResult r = lincheck(c.args);
+    const ToolRun r = lincheck(c.args);
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find(c.says), std::string::npos) << "wanted: " << c.says << "\ngot: " << r.output;
   }
@@ -93,14 +117,14 @@ std::string read_file(const fs::path& p) {
   return s.str();
 }
 
-// --html=PAGE: the timeline of a violation (stress/lin_html.h), named in the
+// --html=PAGE: the timeline of a violation (lincheck/timeline.h), named in the
 // report; none for a linearizable history. That it draws is
-// stress/lin_timeline_browser_test.sh's to show.
+// lincheck/timeline_browser_test.sh's to show.
 TEST(LincheckCli, HtmlTimelineOfAViolation) {
   const fs::path page = fs::temp_directory_path() / ("lincheck_cli_test_" + std::to_string(::getpid()) + ".html");
   fs::remove(page);
   const fs::path ok = fs::path(MMV_LINCHECK_DATA) / "kv-info-ok.edn";
-  ChildResult r = lincheck({"--model=kv", "--html=" + page.string(), ok.string()});
+  ToolRun r = lincheck({"--model=kv", "--html=" + page.string(), ok.string()});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.find("timeline:"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(page));
@@ -137,14 +161,13 @@ TEST(LincheckCli, HtmlTimelineOfAViolation) {
 TEST(LincheckCli, GeneratedHistoriesOfBothVerdicts) {
   for (const std::string model : {"cas-register", "kv"}) {
     for (const bool violate : {false, true}) {
-      ChildRun gen;
-      gen.argv = {MMV_LINCHECK_GEN, "--model=" + model, "--ops=20000", "--processes=5", "--seed=7",
-                  violate ? "--info=0" : "--info=2"};
-      if (violate) gen.argv.push_back("--violate");
-      const ChildResult g = run_child(gen);
+      std::vector<std::string> gen = {MMV_LINCHECK_GEN, "--model=" + model, "--ops=20000", "--processes=5",
+                                      "--seed=7", violate ? "--info=0" : "--info=2"};
+      if (violate) gen.push_back("--violate");
+      const ToolRun g = run_tool(gen);
       ASSERT_EQ(g.exit_code, 0) << g.output;
       const fs::path p = temp_file(model + (violate ? "-bad" : "-ok"), g.output);
-      const ChildResult r = lincheck({"--model=" + model, p.string()});
+      const ToolRun r = lincheck({"--model=" + model, p.string()});
       EXPECT_EQ(r.exit_code, violate ? 1 : 0) << r.output;
       EXPECT_NE(r.output.find("20000 operations"), std::string::npos) << r.output;
       fs::remove(p);
@@ -153,4 +176,4 @@ TEST(LincheckCli, GeneratedHistoriesOfBothVerdicts) {
 }
 
 }  // namespace
-}  // namespace mmv::stress
+}  // namespace mmv::lin

@@ -1,4 +1,4 @@
-#include "stress/history_file.h"
+#include "lincheck/history_file.h"
 
 #include <cctype>
 #include <map>

@@ -66,7 +66,7 @@ struct Result {
   std::vector<std::size_t> order;  // linearizable: a witness order (indices into the history)
   // Not linearizable: the ops of the longest partial order found, a prefix
   // of some order the model accepts ("the longest linearizable prefix", as
-  // stress/lin_html.h draws it with window() below).
+  // lincheck/timeline.h draws it with window() below).
   std::vector<bool> deepest;
   std::uint64_t states = 0;        // search steps: (linearized set, state) pairs tried
 };
@@ -348,7 +348,7 @@ Result check(const Model& model, const typename Model::State& initial,
 }
 
 // The window to show for a violation ("the minimal non-linearizable
-// window" of the text report and of stress/lin_html.h's page): per client
+// window" of the text report and of lincheck/timeline.h's page): per client
 // (in order of client id), the indices of its last operation the deepest
 // partial order placed, the first it could not place, and the one after
 // that. `placed` is Result::deepest. Clients with every operation placed

@@ -1,9 +1,9 @@
-// The generic checker (stress/lincheck.h) on a model that is not memory
-// management: the compare-and-set register of stress/lin_models.h, with histories whose verdicts are
+// The generic checker (lincheck/lincheck.h) on a model that is not memory
+// management: the compare-and-set register of lincheck/models.h, with histories whose verdicts are
 // known, including operations whose outcome is unknown (Jepsen's :info).
-#include "stress/lincheck.h"
+#include "lincheck/lincheck.h"
 
-#include "stress/lin_models.h"
+#include "lincheck/models.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
-// The readers of Jepsen logs and EDN lines (stress/history_file.h): values,
+// The readers of Jepsen logs and EDN lines (lincheck/history_file.h): values,
 // events, pairing, and errors that name their line.
-#include "stress/history_file.h"
+#include "lincheck/history_file.h"
 
 #include <gtest/gtest.h>
 

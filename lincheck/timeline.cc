@@ -1,4 +1,4 @@
-#include "stress/lin_html.h"
+#include "lincheck/timeline.h"
 
 #include <unistd.h>
 

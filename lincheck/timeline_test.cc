@@ -1,8 +1,8 @@
-// The HTML timeline of a failed linearizability check (stress/lin_html.h):
+// The HTML timeline of a failed linearizability check (lincheck/timeline.h):
 // its escaping, its lanes, its window and prefix, on the compare-and-set
-// register of stress/lin_models.h. That the page draws in a browser is
-// stress/lin_timeline_browser_test.sh's to show.
-#include "stress/lin_html.h"
+// register of lincheck/models.h. That the page draws in a browser is
+// lincheck/timeline_browser_test.sh's to show.
+#include "lincheck/timeline.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "stress/lin_models.h"
+#include "lincheck/models.h"
 
 namespace mmv::lin {
 namespace {
@@ -165,7 +165,7 @@ TEST(LinHtml, ALongHistoryIsDrawnAroundItsWindow) {
 
 TEST(LinHtml, WriteTextFileWritesOrSaysWhy) {
   const std::filesystem::path p =
-      std::filesystem::temp_directory_path() / ("lin_html_test_" + std::to_string(::getpid()) + ".html");
+      std::filesystem::temp_directory_path() / ("timeline_test_" + std::to_string(::getpid()) + ".html");
   std::string error;
   ASSERT_TRUE(write_text_file(p.string(), "<p>x</p>\n", &error)) << error;
   std::ifstream in(p);

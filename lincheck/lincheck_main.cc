@@ -1,15 +1,15 @@
 // lincheck: checks recorded histories for linearizability against a named
-// sequential model, with the generic checker of stress/lincheck.h.
+// sequential model, with the generic checker of lincheck/lincheck.h.
 //
 //   lincheck --model=cas-register|kv [--format=auto|jepsen|edn]
 //            [--budget=SECONDS] [--max-memory=MIB] [--html=PAGE] FILE...
 //
-// Formats and the meaning of :ok, :fail and :info: stress/history_file.h.
-// Models: stress/lin_models.h. The kv model is checked one key at a time.
+// Formats and the meaning of :ok, :fail and :info: lincheck/history_file.h.
+// Models: lincheck/models.h. The kv model is checked one key at a time.
 // Per file it prints the verdict, the operations, the states searched and
 // the time; for a violation, the operations around the first one no order
 // could place, with their lines in the file; with --html (one FILE), also
-// an HTML timeline of the violation (stress/lin_html.h) at PAGE.
+// an HTML timeline of the violation (lincheck/timeline.h) at PAGE.
 //
 // Exit status: 0 every file linearizable; 1 a file is not; 3 a check ran
 // out of --budget or --max-memory (and none failed); 2 bad usage or input.
@@ -25,10 +25,10 @@
 #include <string>
 #include <vector>
 
-#include "stress/history_file.h"
-#include "stress/lin_html.h"
-#include "stress/lin_models.h"
-#include "stress/lincheck.h"
+#include "lincheck/history_file.h"
+#include "lincheck/timeline.h"
+#include "lincheck/models.h"
+#include "lincheck/lincheck.h"
 #include "testing/cli.h"
 
 namespace {
@@ -62,7 +62,8 @@ Options parse_args(int argc, char** argv) {
       std::cout << "usage: lincheck --model=cas-register|kv [--format=auto|jepsen|edn] [--budget=SECONDS] [--max-memory=MIB] [--html=PAGE] FILE...\n"
                    "Checks each history FILE for linearizability against the model.\n"
                    "--html=PAGE: for a violation, also an HTML timeline of it at PAGE (one FILE only).\n"
-                   "Exit status: 0 linearizable, 1 not linearizable, 3 out of budget, 2 bad usage or input.\n";
+                   "Exit status: 0 linearizable, 1 not linearizable, 3 out of budget, 2 bad usage or input.\n"
+                   "Manual: docs/lincheck.md.\n";
       std::exit(0);
     }
     if (a.rfind("--", 0) != 0) {

@@ -1,7 +1,7 @@
-// Sequential models for lin::check (stress/lincheck.h) that are not memory
+// Sequential models for lin::check (lincheck/lincheck.h) that are not memory
 // management: the objects Jepsen and Porcupine histories are recorded
-// against, checked by the lincheck tool (stress/lincheck_main.cc), and the
-// generic checker's own tests (stress/lincheck_test.cc).
+// against, checked by the lincheck tool (lincheck/lincheck_main.cc), and the
+// generic checker's own tests (lincheck/lincheck_test.cc).
 #pragma once
 
 #include <cstdint>
