@@ -4,7 +4,7 @@
 # coverage instrumentation), its main ($LIB_FUZZING_ENGINE), the targets and
 # their seed corpora into $OUT. The source is $SRC/mmverify (Dockerfile), and
 # intermediate files go to $WORK. Run outside Docker with those variables set
-# (README, "Fuzzing") to check it.
+# (docs/fuzzing.md) to check it.
 src="$SRC/mmverify"
 build="$WORK/mmverify-build"
 cmake -S "$src" -B "$build" -G Ninja \

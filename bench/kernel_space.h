@@ -10,7 +10,7 @@
 // to walk. Areas that are not HUGEPAGE get MADV_NOHUGEPAGE, so a host set to
 // THP "always" still measures 4 KiB pages there.
 //
-// Differences from the impl that the numbers include (README "Benchmarks"):
+// Differences from the impl that the numbers include (docs/benchmarks.md):
 // the host kernel is 6.x with CONFIG_PT_RECLAIM, so MADV_DONTNEED also frees
 // PTE tables it left empty (the impl keeps them: SPEC.md section 5), and the
 // following populate allocates them again; and a real TLB flush and page

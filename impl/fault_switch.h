@@ -165,7 +165,7 @@ constexpr const char* fault_name(Fault f) {
   return "?";
 }
 
-// The catalogue (README, "The fault catalogue"; scripts/fault-report): for
+// The catalogue (docs/faults.md; scripts/fault-report): for
 // each fault, the real Linux bug or rule it stands for (a CVE, a fix's
 // subject, or where the rule lives), its class, and the suite that catches
 // it. Every fault but kNone is listed once.

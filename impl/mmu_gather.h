@@ -33,7 +33,7 @@ class MmuGather {
   // batch's descriptors should still be in L1: 128 of them are 4 KiB
   // (impl/page_alloc.h). Each flush also costs a PTL round trip and a
   // shootdown, which is why it is not smaller: with 32 a 512-page zap took
-  // 7% longer; 256 gained nothing more (figures in the README).
+  // 7% longer; 256 gained nothing more (figures in docs/zap-performance-log.md).
   static constexpr std::size_t kBatch = 128;
 
   explicit MmuGather(Mm& mm);

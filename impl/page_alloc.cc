@@ -102,7 +102,7 @@ thread_local Frames::ThreadCache Frames::t_cache;
 // lines it has just read, so linking them there costs two stores to lines
 // in cache; copying their addresses (and their frames') into arrays wrote
 // lines the populate's zeroing had evicted, and a large zap spent a sixth
-// of its time in those copies (README, "Where a zap's time goes").
+// of its time in those copies (docs/zap-performance-log.md).
 //
 // A thread holds two chains (Bonwick's magazines) and trades whole chains
 // with a shared depot under its mutex, so moving a chain between threads
