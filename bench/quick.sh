@@ -9,13 +9,17 @@
 # X, Y, Z are items_per_second (4 KiB pages zapped per second of zap time);
 # a ratio above 1 means the impl zaps faster. Quick numbers are noisy (short
 # runs, a shared machine): for decisions use a comparison run
-# (README, "compare benchmark results").
+# (docs/benchmarks.md).
 # Usage: bench/quick.sh [OUT.json]; ZAP_BENCH=path/to/zap_bench skips the
 # build and runs that binary.
 # Exit status: non-zero if the build or the run failed, or a row is missing
 # or stopped with an error (zap_bench reports lost file data that way).
+# Manual: docs/benchmarks.md (the quick run in scripts/verify).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "${1:-}" in
+  -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
 
 out="${1:-build/verify/bench.json}"
 mkdir -p "$(dirname "$out")"

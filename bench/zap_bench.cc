@@ -75,6 +75,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <iostream>
 #include <string>
 #include <string_view>
 #include <mutex>
@@ -692,6 +693,12 @@ void register_all() {
 
 int main(int argc, char** argv) {
   if (argc == 6 && std::string_view(argv[1]) == mmv::bench::kExitChildFlag) return mmv::bench::exit_child(argv + 2);
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--help") {
+      std::cout << "zap_bench: the zap path timed on the impl, the model and this machine's kernel, one row each.\n"
+                   "Manual: docs/benchmarks.md. Google Benchmark's options:\n"
+                << std::flush;
+    }
   // This binary's default min time, unless the command line sets one.
   std::vector<char*> args(argv, argv + argc);
   bool has_min_time = false;

@@ -3,8 +3,17 @@
 # npm tools of ctest's lint label (lint/package.json, pinned by
 # lint/package-lock.json, into lint/node_modules).
 # Does nothing (and needs no network) when everything is already present.
+#
+#   scripts/install-deps.sh
+#
+# Manual: docs/ci.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "${1:-}" in
+  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  "") ;;
+  *) echo "usage: scripts/install-deps.sh   (no arguments; --help for more)" >&2; exit 2 ;;
+esac
 
 packages=(
   build-essential cmake ninja-build clang libclang-rt-14-dev

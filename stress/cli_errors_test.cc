@@ -181,6 +181,8 @@ TEST(CliErrors, ReplayersRefuseAnUnknownFault) {
   }
   ExpectRefused(MMV_REPLAY, {{{"--fault=kZapForgetsDirty"},
                               "replay: unknown option '--fault=kZapForgetsDirty'; replay takes regression files only"}});
+  ExpectRefused(MMV_ORACLE_REPLAY, {{{"--seed=7"},
+                                     "oracle_replay: unknown option '--seed=7'; oracle_replay takes regression files only"}});
 }
 
 TEST(CliErrors, LincheckToolsRefuseBadNumbers) {
@@ -225,11 +227,11 @@ TEST(CliErrors, FaultToolsRefuseBadArgumentsAndAnUnknownFault) {
                      false},
                     {{"--fault"}, p + "--fault needs a value (--fault=VALUE or --fault VALUE)"},
                     {{"--os-second=2"},
-                     p + "unknown option '--os-second'; the options are --schedules, --os-seconds, --os-attempts, --fault"},
+                     p + "unknown option '--os-second'; the options are --schedules, --os-seconds, --os-attempts, --fault, --help"},
                 });
   ExpectRefused(MMV_FAULT_REPORT, {{{"--all"},
                                     "fault_report: unknown argument '--all'; the arguments are --here, "
-                                    "--sanitizer-only, --list"}});
+                                    "--sanitizer-only, --list, --help"}});
 }
 #endif
 

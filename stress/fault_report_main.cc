@@ -110,11 +110,17 @@ int run(int argc, char** argv) {
       here = true;
     } else if (a == "--sanitizer-only") {
       sanitizer_only = true;
+    } else if (a == "--help" || a == "-h") {
+      std::printf("usage: fault_report [--here] [--sanitizer-only] [--list]\n"
+                  "Every fault of the catalogue run by the suite that catches it, as a Markdown table;\n"
+                  "scripts/fault-report runs it in the default, asan and tsan builds.\n"
+                  "Manual: docs/faults.md.\n");
+      return 0;
     } else if (a == "--list") {
       for (const impl::FaultInfo& f : impl::kFaultCatalogue) std::printf("%s\n", impl::fault_name(f.fault));
       return 0;
     } else {
-      std::cerr << "fault_report: unknown argument '" << a << "'; the arguments are --here, --sanitizer-only, --list"
+      std::cerr << "fault_report: unknown argument '" << a << "'; the arguments are --here, --sanitizer-only, --list, --help"
                 << "\nusage: " << argv[0]
                 << " [--here] [--sanitizer-only] [--list]\n";
       return 2;

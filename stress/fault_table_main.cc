@@ -1,6 +1,6 @@
 // fault_table: each concurrency fault (stress/concurrency_faults.h) under
 // OS threads and under each strategy of the controlled scheduler, side by
-// side, as a Markdown table (README, "The controlled scheduler").
+// side, as a Markdown table (docs/scheduler.md).
 //
 //   fault_table [--schedules N] [--os-seconds S] [--os-attempts K] [--fault kName]
 //
@@ -91,19 +91,26 @@ int run(int argc, char** argv) {
   int os_attempts = 3;
   std::vector<std::string_view> faults;  // the concurrency faults of this build, for --fault
   for (const ConcurrencyFault& c : concurrency_faults()) faults.push_back(impl::fault_name(c.fault));
-  const cli::Parsed<std::vector<cli::Option>> split = cli::split_options(argc, argv);
+  const std::string usage = "usage: " + std::string(kProgram) + " [--schedules N] [--os-seconds S] [--os-attempts K] [--fault kName]\n";
+  const cli::Parsed<std::vector<cli::Option>> split = cli::split_options(argc, argv, {"--help"});
   if (!split.value) cli::usage_exit(kProgram, split.error);
   for (const cli::Option& o : *split.value) {
     auto get = [&](auto parsed) { return cli::or_exit(std::move(parsed), kProgram); };
-    if (o.name == "--schedules") schedules = std::to_string(get(cli::parse_uint(o.name, o.value, 1, cli::kU64Max)));
+    if (o.name == "--help") {
+      std::cout << usage
+                << "Every concurrency fault of this build under OS threads and under each scheduler strategy,\n"
+                   "as a Markdown table: the schedule that first caught it and the time to it.\n"
+                   "Manual: docs/scheduler.md (the concurrency faults, side by side).\n";
+      return 0;
+    } else if (o.name == "--schedules") schedules = std::to_string(get(cli::parse_uint(o.name, o.value, 1, cli::kU64Max)));
     else if (o.name == "--os-seconds") os_seconds = get(cli::parse_seconds(o.name, o.value));
     else if (o.name == "--os-attempts") os_attempts = static_cast<int>(get(cli::parse_uint(o.name, o.value, 1, 1000)));
     else if (o.name == "--fault") only = get(cli::parse_choice(o.name, o.value, faults));
     else {
       std::cerr << kProgram << ": "
                 << (o.name.empty() ? "unexpected argument '" + o.value + "'"
-                                   : cli::unknown_option(o.name, {"--schedules", "--os-seconds", "--os-attempts", "--fault"}))
-                << "\nusage: " << argv[0] << " [--schedules N] [--os-seconds S] [--os-attempts K] [--fault kName]\n";
+                                   : cli::unknown_option(o.name, {"--schedules", "--os-seconds", "--os-attempts", "--fault", "--help"}))
+                << "\n" << usage;
       return cli::kUsageError;
     }
   }

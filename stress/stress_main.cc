@@ -81,7 +81,7 @@ const std::vector<std::string_view> kTests = {"zap",      "vmalock",        "mma
 const std::vector<std::string_view> kOptions = {"--test",  "--threads", "--seconds", "--seed",      "--ops",
                                                 "--sched", "--depth",   "--bound",   "--schedules", "--shrink",
                                                 "--help"};
-// The options' limits (README, "Stress and the TSan job"). Threads: what the
+// The options' limits (docs/command-lines.md). Threads: what the
 // controlled scheduler can run, and plenty for OS threads on any machine
 // this runs on (TSan's allocator dies long before 100000).
 constexpr std::uint64_t kMaxOps = std::numeric_limits<int>::max();  // per thread
@@ -103,7 +103,8 @@ std::string usage() {
          "  --schedules  schedules to run, >= 1 (default 100)\n"
          "  --shrink     runs per shrinking step, 0 (none) to " + std::to_string(kMaxShrink) + " (default 200)\n"
          "Each option is --name=value or --name value. Environment: MMV_FAULT=<fault>, MMV_SCHEDULE=<schedule>,\n"
-         "MMV_LOCKDEP=on|off. Exit status: 0 PASS, 1 FAIL or NO-WORK (no operation completed), 2 usage error.\n";
+         "MMV_LOCKDEP=on|off. Exit status: 0 PASS, 1 FAIL or NO-WORK (no operation completed), 2 usage error.\n"
+         "Manual: docs/stress.md (workloads), docs/scheduler.md (--sched), docs/command-lines.md (every option).\n";
 }
 
 // One run of a workload (zap: one round); nullopt for a name not in kTests.

@@ -4,7 +4,7 @@
 // meant, and pass -- under ctest too. So an unknown name ends every test
 // binary with exit status 2 and the list of names
 // (impl::fault_from_env_or_exit); a known one is switched on only by the
-// binaries that read it (README, "Command lines and environment").
+// binaries that read it (docs/command-lines.md).
 #include <gtest/gtest.h>
 
 #include "impl/fault_switch.h"

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <string>
 
 #include "impl/fault_switch.h"
@@ -91,7 +92,12 @@ int main(int argc, char** argv) {
   // that `MMV_FAULT=kTypo ctest` fails here too.
   (void)impl::fault_from_env_or_exit();
   for (int i = 1; i < argc; ++i)
-    if (argv[i][0] == '-') {
+    if (std::string_view(argv[i]) == "--help") {
+      std::cout << "usage: " << argv[0] << " FILE...\n"
+                << "Replays regression files (*.mmv) on the model and the impl, compared after every command.\n"
+                   "Manual: docs/properties.md (the regression corpus); the format: regressions/README.md.\n";
+      return 0;
+    } else if (argv[i][0] == '-') {
       std::cerr << "replay: unknown option '" << argv[i] << "'; replay takes regression files only\n";
       return 2;
     }

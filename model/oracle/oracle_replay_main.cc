@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string_view>
 
 #include "impl/fault_switch.h"
 #include "model/oracle/kernel_oracle.h"
@@ -19,6 +20,16 @@ int main(int argc, char** argv) {
   // No fault applies to the model and the kernel; a name that is no fault
   // still fails (exit 2), so that `MMV_FAULT=kTypo ctest` fails here too.
   (void)mmv::impl::fault_from_env_or_exit();
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--help") {
+      std::cout << "usage: " << argv[0] << " FILE...\n"
+                << "Replays kernel-oracle regression files (*.oracle) on the model and this machine's kernel.\n"
+                   "Manual: docs/oracle.md; the format: regressions/README.md.\n";
+      return 0;
+    } else if (argv[i][0] == '-') {
+      std::cerr << "oracle_replay: unknown option '" << argv[i] << "'; oracle_replay takes regression files only\n";
+      return 2;
+    }
   if (argc < 2) {
     std::cerr << "usage: " << argv[0] << " FILE...   (kernel-oracle regression files, see regressions/README.md)\n";
     return 2;
