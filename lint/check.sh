@@ -6,7 +6,19 @@
 #                             pinned in lint/package-lock.json)
 #   lint/check.sh commands    every project command a workflow runs
 #                             (scripts/..., bench/...) is written, exactly so,
-#                             in README.md: CI runs what users run
+#                             in README.md or a page of docs/: CI runs what
+#                             users run
+#   lint/check.sh links       every relative link and #anchor in the
+#                             project's Markdown resolves (check_docs.py)
+#   lint/check.sh outputs DIR every build output and script that a fenced
+#                             command of README.md or docs/ names exists
+#                             (DIR: the default build; check_docs.py)
+#   lint/check.sh help DIR    every tool's --help names its page of docs/
+#                             (DIR: the build holding the tools)
+#   lint/check.sh lincheck DIR
+#                             lincheck/ includes nothing of the repository
+#                             but itself and testing/cli.h, and builds and
+#                             passes its tests on its own, in DIR
 #   lint/check.sh shell       shellcheck passes on every shell script
 #   lint/check.sh python      the Python scripts compile (Debian's python3)
 #
@@ -45,8 +57,8 @@ commands() {
   # the project's own (the bootstrap's apt-get lines are not).
   while IFS= read -r cmd; do
     n=$((n + 1))
-    grep -qF -- "$cmd" README.md || fail "a workflow runs \`$cmd\`, which README.md does not show"
-    echo "in README: $cmd"
+    grep -qF -- "$cmd" README.md docs/*.md || fail "a workflow runs \`$cmd\`, which neither README.md nor docs/ shows"
+    echo "documented: $cmd"
   done < <(sed -nE 's/^ *-? *(run|command): *(.*(scripts|bench)\/.*)$/\2/p' .github/workflows/*.yml)
   [ "$n" -gt 0 ] || fail "found no project command in .github/workflows/*.yml"
 }
@@ -68,7 +80,7 @@ shell() {
 }
 
 python() {
-  local py=(scripts/compare-bench scripts/plot-bench scripts/bench_json.py)
+  local py=(scripts/compare-bench scripts/plot-bench scripts/bench_json.py lint/check_docs.py)
   local tmp
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' RETURN
@@ -79,8 +91,24 @@ python() {
   done
 }
 
-[ $# -eq 1 ] || fail "usage: lint/check.sh workflows|commands|shell|python"
-case "$1" in
-  workflows|commands|shell|python) "$1" ;;
-  *) fail "unknown check '$1'; the checks are: workflows commands shell python" ;;
+lincheck() {
+  # Quoted includes of lincheck/ name lincheck/ itself or the option parser.
+  local bad
+  bad=$(grep -nE '^#include "' lincheck/*.h lincheck/*.cc | grep -vE '#include "(lincheck/[a-z_]+\.h|testing/cli\.h)"' || true)
+  [ -z "$bad" ] || fail "lincheck/ includes code outside itself: $bad"
+  echo "includes: lincheck/ and testing/cli.h only"
+  local dir=$1
+  rm -rf "$dir"
+  cmake -S lincheck -B "$dir" -G Ninja >"$dir.log" 2>&1 || { cat "$dir.log"; fail "lincheck/ alone does not configure"; }
+  cmake --build "$dir" -j "$(nproc)" >>"$dir.log" 2>&1 || { tail -n 40 "$dir.log"; fail "lincheck/ alone does not build"; }
+  ctest --test-dir "$dir" -L unit -j "$(nproc)" --output-on-failure | tail -n 3
+}
+
+usage="usage: lint/check.sh workflows|commands|shell|python|links | outputs DIR | help DIR | lincheck DIR"
+case "${1:-}" in
+  workflows|commands|shell|python) [ $# -eq 1 ] || fail "$usage"; "$1" ;;
+  links) [ $# -eq 1 ] || fail "$usage"; /usr/bin/python3 lint/check_docs.py links ;;
+  outputs|help) [ $# -eq 2 ] || fail "$usage"; /usr/bin/python3 lint/check_docs.py "$1" "$2" ;;
+  lincheck) [ $# -eq 2 ] || fail "$usage"; lincheck "$2" ;;
+  *) fail "unknown check '${1:-}'; $usage" ;;
 esac
