@@ -63,14 +63,16 @@ std::optional<VmaReadGuard> MmWithUser::lock_vma_under_rcu(Addr addr)
 }
 
 // Both accesses fault as Linux 6.4's handler did: under the VMA read lock
-// for an anonymous VMA; for a file or driver VMA (or when no VMA could be
-// locked) the fault is retried under the mmap read lock, with the VMA
-// lock released first (lock order: mmap before vma).
+// for an anonymous VMA that has its anon_vma; for a file or driver VMA, an
+// anonymous one still without an anon_vma (vmf_anon_prepare: choosing one
+// reads the neighbours, which only the mmap lock keeps still), or when no
+// VMA could be locked, the fault is retried under the mmap read lock, with
+// the VMA lock released first (lock order: mmap before vma).
 Result<std::uint8_t> MmWithUser::read(Addr addr, int cpu) {
   // A TLB hit is the hardware's: no lock, no walk, no VMA check.
   if (const std::optional<std::uint8_t> hit = tlbs_.access(cpu, addr, /*write=*/false, 0)) return *hit;
   std::optional<VmaReadGuard> vg = lock_vma_under_rcu(addr);
-  if (vg && vg->vma().backing().kind == BackingKind::kAnon) {
+  if (vg && vg->vma().backing().kind == BackingKind::kAnon && vg->vma().anon_vma() != 0) {
     if (!(vg->vma().flags() & flags::kAccessMask)) return Errc::kSegv;
     return access(vg->vma(), addr, /*write=*/false, 0, cpu);
   }
@@ -85,7 +87,7 @@ Status MmWithUser::write(Addr addr, std::uint8_t value, int cpu) {
   if (tlbs_.access(cpu, addr, /*write=*/true, value)) return {};
   Result<std::uint8_t> r = Errc::kSegv;
   std::optional<VmaReadGuard> vg = lock_vma_under_rcu(addr);
-  if (vg && vg->vma().backing().kind == BackingKind::kAnon) {
+  if (vg && vg->vma().backing().kind == BackingKind::kAnon && vg->vma().anon_vma() != 0) {
     if (!(vg->vma().flags() & flags::kWrite)) return Errc::kSegv;
     r = access(vg->vma(), addr, /*write=*/true, value, cpu);
   } else {
@@ -170,10 +172,29 @@ bool Mm::install_pte(PteTable& t, Addr addr, Pte pte) {
   return false;
 }
 
-void Mm::ensure_anon_vma(VmaRef& v) {
+// Neighbours are read under the mmap read lock, which every fault that can
+// get here without an anon_vma holds (MmWithUser::read and write leave the
+// VMA-lock path for it, as vmf_anon_prepare does); the analysis cannot see
+// that the lock held depends on the VMA's state.
+void Mm::ensure_anon_vma(VmaRef& v) MMV_NO_THREAD_SAFETY_ANALYSIS {
   if (v.anon_vma() != 0) return;
+  mmap_lock_.assert_held_shared();
+  // __anon_vma_prepare: the next area's anon_vma, or the previous one's,
+  // where find_mergeable_anon_vma takes it (model::System::ensure_anon_vma).
+  std::uint64_t shared = 0;
+  const Vma self = v.as_vma();
+  auto it = vmas_.find(v.start());
+  if (auto next = std::next(it); next != vmas_.end()) {
+    const Vma n = next->second->as_vma();
+    if (n.anon_vma != 0 && anon_vma_compatible(self, n)) shared = n.anon_vma;
+  }
+  if (shared == 0 && it != vmas_.begin()) {
+    const Vma p = std::prev(it)->second->as_vma();
+    if (p.anon_vma != 0 && anon_vma_compatible(p, self)) shared = p.anon_vma;
+  }
   MutexLock g(anon_vma_lock_);
-  if (v.anon_vma() == 0) v.anon_vma_.store(next_anon_vma_++, std::memory_order_release);
+  if (v.anon_vma() != 0) return;
+  v.anon_vma_.store(shared != 0 ? shared : next_anon_vma_++, std::memory_order_release);
 }
 
 Status Mm::fault_missing(VmaRef& v, Addr addr, bool write) {
@@ -234,8 +255,13 @@ Status Mm::fault_missing(VmaRef& v, Addr addr, bool write) {
         fault_around(v, file, addr);
         if (!pt_.pte(addr).none()) return {};
       }
-      if (index >= file.size_pages()) return Errc::kBus;
       const bool cow = write && !(v.flags() & flags::kShared);
+      // do_cow_fault: the anon_vma first, even for a store that then takes
+      // SIGBUS beyond the end of the file (model::System::fault_missing).
+      if (index >= file.size_pages()) {
+        if (cow) ensure_anon_vma(v);
+        return Errc::kBus;
+      }
       if ((!file.find_folio(index) || cow) && !kernel_.try_alloc()) return Errc::kNoMem;
       PteTable* t = pt_.ensure_pte_table(addr);
       Folio* cached = file.find_or_read_folio(index);

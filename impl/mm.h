@@ -205,6 +205,7 @@ class Mm {
   Status fault_missing(VmaRef& v, Addr addr, bool write);
   Status fault_present(VmaRef& v, Addr addr);
   void fault_around(VmaRef& v, File& file, Addr addr);
+  // REQUIRES: the mmap read lock when v has no anon_vma yet (fault.cc).
   void ensure_anon_vma(VmaRef& v) MMV_EXCLUDES(anon_vma_lock_);
   // Installs `pte` at addr if the slot is empty (else drops the reference
   // the caller brought along for it); counts rss. False if it was not empty.

@@ -194,7 +194,7 @@ Result<Addr> Mm::mmap_locked(const MmapRequest& req, std::uint64_t len, File* fi
     if (!gap) return Errc::kNoMem;
     addr = *gap;
   }
-  VmFlags f = req.prot | flags::kMayRead | flags::kMayWrite | flags::kMayExec | req.advice;
+  VmFlags f = req.prot | flags::kMayRead | flags::kMayWrite | flags::kMayExec;
   if (req.shared) f |= flags::kShared | flags::kMayShare;
   // Private writable memory is charged against overcommit (see model/mmap.cc).
   if (!req.shared && (req.prot & flags::kWrite)) f |= flags::kAccount;
@@ -211,6 +211,20 @@ Result<Addr> Mm::mmap_locked(const MmapRequest& req, std::uint64_t len, File* fi
   insert_vma(v);
   if (file && mapped_files_.insert(file).second) file->add_mapper(*this);
   merge_around(v);
+  // HUGEPAGE / NOHUGEPAGE: madvise() of the range once it is mapped (and
+  // merged), as in model::System::mmap.
+  if (req.advice) {
+    VmaRef* merged = std::prev(vmas_.upper_bound(addr))->second;
+    const VmFlags advised = (merged->flags_ & ~(flags::kHugePage | flags::kNoHugePage)) | req.advice;
+    if (advised != merged->flags_) {
+      split_vma_at(addr);
+      split_vma_at(addr + len);
+      VmaRef* target = vmas_.at(addr);
+      vma_start_write(*target);
+      target->flags_ = advised;
+      merge_around(target);
+    }
+  }
   return addr;
 }
 
@@ -274,8 +288,17 @@ Status Mm::mprotect_locked(Addr lo, Addr hi, VmFlags prot) {
     if (v->start_ > done) return Errc::kNoMem;  // a hole
     VmFlags newflags = (v->flags_ & ~flags::kProtMask) | prot;
     if ((newflags & flags::kWrite) &&
-        !(v->flags_ & (flags::kAccount | flags::kWrite | flags::kShared | flags::kNoReserve)))
+        !(v->flags_ & (flags::kAccount | flags::kWrite | flags::kShared | flags::kNoReserve))) {
       newflags |= flags::kAccount;
+    } else if (!(newflags & flags::kWrite) && (v->flags_ & flags::kAccount) &&
+               v->backing_.kind == BackingKind::kAnon) {
+      // The charge goes back only while no anonymous page was ever mapped
+      // (no anon_vma). A fault under the VMA lock may be setting it now:
+      // decide with the VMA write-locked. Test-only fault
+      // (impl/fault_switch.h): no write lock here either.
+      if (!fault_active(Fault::kVmaChangedWithoutWriteLock)) vma_start_write(*v);
+      if (v->anon_vma() == 0) newflags &= ~flags::kAccount;
+    }
     // Each MAY* bit sits 4 above its access bit.
     if ((newflags & ~(newflags >> 4)) & flags::kAccessMask) return Errc::kAccess;
     const Addr nlo = std::max(v->start_, done), nhi = std::min(v->end_, hi);

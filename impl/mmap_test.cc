@@ -252,19 +252,36 @@ TEST(ImplMmap, DriverMappingsNeverMerge) {
 
 TEST(ImplMmap, AccountFlagDecidesMerging) {
   //   |- A (R) -|- B (RW, ACCOUNT) -|
-  // B made read-only keeps ACCOUNT: no merge with A. Once A has been
-  // writable it carries ACCOUNT too, and read-only again it merges with B.
+  // B, written (so it has an anon_vma), made read-only keeps ACCOUNT: no
+  // merge with A. A made writable is charged too; written (taking B's
+  // anon_vma: find_mergeable_anon_vma) and read-only again, it keeps the
+  // charge and merges with B.
   Twin t;
   t.map(AnonAt(kLo, kP, kR));
   t.map(AnonAt(kLo + kP, kP, kRW));
+  ASSERT_TRUE(IsOk(t.write(kLo + kP, 1)));
   ASSERT_TRUE(IsOk(t.mprotect(kLo + kP, kP, kR)));
   EXPECT_EQ(Layout(t).size(), 2u);
   EXPECT_EQ(VmaAt(t, kLo).flags & flags::kAccount, 0u);
   EXPECT_NE(VmaAt(t, kLo + kP).flags & flags::kAccount, 0u);
   ASSERT_TRUE(IsOk(t.mprotect(kLo, kP, kRW)));
   EXPECT_NE(VmaAt(t, kLo).flags & flags::kAccount, 0u) << "first writable: accounted";
+  ASSERT_TRUE(IsOk(t.write(kLo, 2)));
+  EXPECT_EQ(VmaAt(t, kLo).anon_vma, VmaAt(t, kLo + kP).anon_vma) << "the neighbour's anon_vma, taken";
   ASSERT_TRUE(IsOk(t.mprotect(kLo, kP, kR)));
   EXPECT_EQ(Layout(t), (Ranges{{kLo, kLo + 2 * kP}}));
+  Check(t);
+}
+
+TEST(ImplMmap, AnUnfaultedAnonymousAreaGivesItsChargeBack) {
+  //   |- A (R) -|- B (RW, ACCOUNT, never written) -|
+  // B made read-only gives its charge back (mprotect_fixup) and merges.
+  Twin t;
+  t.map(AnonAt(kLo, kP, kR));
+  t.map(AnonAt(kLo + kP, kP, kRW));
+  ASSERT_TRUE(IsOk(t.mprotect(kLo + kP, kP, kR)));
+  EXPECT_EQ(Layout(t), (Ranges{{kLo, kLo + 2 * kP}}));
+  EXPECT_EQ(VmaAt(t, kLo).flags & flags::kAccount, 0u);
   Check(t);
 }
 

@@ -115,8 +115,14 @@ Status System::fault_missing(const Vma& v, Addr addr, bool write) {
         fault_around(v, addr);
         if (page(addr)) return {};
       }
-      if (index >= file.size_pages) return Errc::kBus;
       const bool cow = write && !v.is_shared();
+      // do_cow_fault prepares the anon_vma before it reads the file page, so
+      // a store beyond the end of a private mapping leaves the area with an
+      // anon_vma before its SIGBUS (found by the linux side: docs/linux.md).
+      if (index >= file.size_pages) {
+        if (cow) ensure_anon_vma(addr);
+        return Errc::kBus;
+      }
       if ((!file.page_cache.contains(index) || cow) && !try_alloc()) return Errc::kNoMem;
       pt_.add_tables(addr, false);
       FolioId cached = page_cache_folio(v.backing.file, index).value();
@@ -139,7 +145,20 @@ Status System::fault_missing(const Vma& v, Addr addr, bool write) {
 
 void System::ensure_anon_vma(Addr addr) {
   auto it = std::prev(vmas_.upper_bound(addr));
-  if (it->second.anon_vma == 0) it->second.anon_vma = next_anon_vma_++;
+  Vma& v = it->second;
+  if (v.anon_vma != 0) return;
+  // __anon_vma_prepare: a neighbour's anon_vma where find_mergeable_anon_vma
+  // takes it (the next area first, then the previous one), else a new one.
+  // (The linux side found that this model always made a new one.)
+  const auto next = std::next(it);
+  if (next != vmas_.end() && next->second.anon_vma != 0 && anon_vma_compatible(v, next->second)) {
+    v.anon_vma = next->second.anon_vma;
+  } else if (it != vmas_.begin() && std::prev(it)->second.anon_vma != 0 &&
+             anon_vma_compatible(std::prev(it)->second, v)) {
+    v.anon_vma = std::prev(it)->second.anon_vma;
+  } else {
+    v.anon_vma = next_anon_vma_++;
+  }
 }
 
 void System::fault_around(const Vma& v, Addr addr) {

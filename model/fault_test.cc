@@ -332,8 +332,13 @@ TEST(FileFault, SigbusPastEndOfFile) {
   EXPECT_TRUE(IsErr(s.read(kLo + kP), Errc::kBus));
   EXPECT_TRUE(IsErr(s.write(kLo + 2 * kP + 5, 1), Errc::kBus));
   EXPECT_TRUE(IsErr(s.read(kLo + 5 * kP), Errc::kBus));
-  EXPECT_TRUE(IsErr(s.write(kLo + 5 * kP, 1), Errc::kBus));
   EXPECT_EQ(s, before);
+  // A store in the private mapping is a copy on write: do_cow_fault gives
+  // the area its anon_vma before it finds no page, and the anon_vma stays.
+  EXPECT_TRUE(IsErr(s.write(kLo + 5 * kP, 1), Errc::kBus));
+  EXPECT_NE(s.vma_lookup(kLo + 4 * kP)->anon_vma, 0u);
+  EXPECT_EQ(s.vma_lookup(kLo)->anon_vma, 0u);
+  EXPECT_EQ(s.page(kLo + 5 * kP), std::nullopt);
   EXPECT_TRUE(IsOk(s.read(kLo)));
 }
 

@@ -64,8 +64,7 @@ Result<Addr> System::mmap(const MmapRequest& req) {
     addr = *gap;
   }
 
-  VmFlags f = req.prot | flags::kMayRead | flags::kMayWrite | flags::kMayExec |
-              req.advice;
+  VmFlags f = req.prot | flags::kMayRead | flags::kMayWrite | flags::kMayExec;
   if (req.shared) f |= flags::kShared | flags::kMayShare;
   // Private writable memory is charged against overcommit (accountable_
   // mapping). The flag outlives a later mprotect to read-only, and since it
@@ -81,6 +80,20 @@ Result<Addr> System::mmap(const MmapRequest& req) {
   if (b.kind != BackingKind::kFile) v.backing.pgoff = 0;
   vmas_[addr] = v;
   merge_around(addr);
+  // HUGEPAGE / NOHUGEPAGE come from madvise() of the mapped range, as only
+  // it sets them: after the mapping was made, and merged, by mmap. So the
+  // new range may first join a neighbour (and share its anon_vma) and then
+  // be split off it again (found by the linux side: docs/linux.md).
+  if (req.advice) {
+    const Vma merged = vma_lookup(addr).value();
+    const VmFlags advised = (merged.flags & ~(flags::kHugePage | flags::kNoHugePage)) | req.advice;
+    if (advised != merged.flags) {
+      split_vma_at(addr);
+      split_vma_at(addr + len);
+      vmas_.at(addr).flags = advised;
+      merge_around(addr);
+    }
+  }
   return addr;
 }
 
@@ -92,12 +105,20 @@ void System::merge_around(Addr start) {
     vmas_.erase(drop);
   };
   auto it = vmas_.find(start);
-  if (it != vmas_.begin() && vmas_mergeable(std::prev(it)->second, it->second)) {
+  // The area just made or changed joins a neighbour: under Linux 6.12's
+  // rule, not when it has an anon_vma and the neighbour none (KernelRules).
+  const bool faulted = it->second.anon_vma != 0;
+  auto may_join = [&](const Vma& neighbour) {
+    return rules_.merge_anon_vma_into_unfaulted || !faulted || neighbour.anon_vma != 0;
+  };
+  if (it != vmas_.begin() && vmas_mergeable(std::prev(it)->second, it->second) &&
+      may_join(std::prev(it)->second)) {
     auto prev = std::prev(it);
     absorb(prev, it);
     it = prev;
   }
-  if (auto next = std::next(it); next != vmas_.end() && vmas_mergeable(it->second, next->second))
+  if (auto next = std::next(it);
+      next != vmas_.end() && vmas_mergeable(it->second, next->second) && may_join(next->second))
     absorb(it, next);
 }
 
@@ -161,10 +182,17 @@ Status System::mprotect(Addr addr, std::uint64_t len, VmFlags prot) {
     const Vma v = it->second;
     VmFlags newflags = (v.flags & ~flags::kProtMask) | prot;
     // mprotect_fixup starts charging a private area the first time it
-    // becomes writable; nothing ever clears the flag again.
+    // becomes writable, and gives the charge back when an anonymous area
+    // that never held an anonymous page (no anon_vma) stops being writable:
+    // nothing else clears the flag. (The linux side found the second rule,
+    // which this model lacked: docs/linux.md.)
     if ((newflags & flags::kWrite) &&
-        !(v.flags & (flags::kAccount | flags::kWrite | flags::kShared | flags::kNoReserve)))
+        !(v.flags & (flags::kAccount | flags::kWrite | flags::kShared | flags::kNoReserve))) {
       newflags |= flags::kAccount;
+    } else if (!(newflags & flags::kWrite) && (v.flags & flags::kAccount) &&
+               v.backing.kind == BackingKind::kAnon && v.anon_vma == 0) {
+      newflags &= ~flags::kAccount;
+    }
     // Each MAY* bit sits 4 above its access bit.
     if ((newflags & ~(newflags >> 4)) & flags::kAccessMask) return Errc::kAccess;
     const Addr nlo = std::max(v.start, done), nhi = std::min(v.end, hi);

@@ -591,10 +591,28 @@ TEST(Munmap, NeedsALiveMm) {
 TEST(Mprotect, WholeVmaChangesOnlyProtBits) {
   System s(kLo, kHi);
   Map(s, AnonAt(kLo, 2 * kP, kRW, flags::kHugePage));
+  ASSERT_TRUE(IsOk(s.write(kLo, 1)));  // an anon_vma: the area keeps its charge
   const VmFlags old = s.vma_lookup(kLo)->flags;
   ASSERT_TRUE(IsOk(s.mprotect(kLo, 2 * kP, kR | kX)));
   EXPECT_EQ(s.vmas().size(), 1u);
   EXPECT_EQ(s.vma_lookup(kLo)->flags, (old & ~flags::kProtMask) | kR | kX);
+}
+
+TEST(Mprotect, AnUnfaultedAnonymousAreaGivesItsChargeBack) {
+  // mprotect_fixup: VM_ACCOUNT goes when an anonymous area without an
+  // anon_vma stops being writable, and comes back when it is writable again.
+  System s(kLo, kHi);
+  Map(s, AnonAt(kLo, 2 * kP, kRW));
+  ASSERT_NE(s.vma_lookup(kLo)->flags & flags::kAccount, 0u);
+  ASSERT_TRUE(IsOk(s.mprotect(kLo, 2 * kP, kR)));
+  EXPECT_EQ(s.vma_lookup(kLo)->flags & flags::kAccount, 0u);
+  ASSERT_TRUE(IsOk(s.mprotect(kLo, 2 * kP, kRW)));
+  EXPECT_NE(s.vma_lookup(kLo)->flags & flags::kAccount, 0u);
+  // Faulted, it keeps the charge when read-only; a private file area
+  // always does (it is not anonymous).
+  ASSERT_TRUE(IsOk(s.write(kLo, 1)));
+  ASSERT_TRUE(IsOk(s.mprotect(kLo, 2 * kP, kR)));
+  EXPECT_NE(s.vma_lookup(kLo)->flags & flags::kAccount, 0u);
 }
 
 TEST(Mprotect, MiddleSplitsIntoThree) {

@@ -5,8 +5,8 @@
 
 namespace mmv::model {
 
-System::System(Addr window_lo, Addr window_hi)
-    : window_lo_(window_lo), window_hi_(window_hi) {}
+System::System(Addr window_lo, Addr window_hi, KernelRules rules)
+    : window_lo_(window_lo), window_hi_(window_hi), rules_(rules) {}
 
 System System::from_parts(Parts p) {
   System s(p.window_lo, p.window_hi);

@@ -5,10 +5,14 @@
 // sequential truth that impl/ is checked against. See ../shared/SPEC.md.
 //
 // Every operation returns a result or a specific error, and an operation
-// that fails changes nothing -- with one exception taken from the kernel:
+// that fails changes nothing -- with exceptions taken from the kernel:
 // mprotect applies itself VMA by VMA and stops at the first hole, forbidden
 // protection or failed split, keeping the changes made before it (ENOMEM /
-// EACCES). The kernel oracle (model/oracle/) holds the model to that.
+// EACCES). The kernel oracle (model/oracle/) holds the model to that. A
+// read fault's fault-around keeps what it mapped if the page itself then
+// fails (fault_around). A store beyond the end of a private file mapping
+// gets its SIGBUS after do_cow_fault prepared the area's anon_vma, which
+// stays (found by the linux side, docs/linux.md).
 //
 // Choices where the kernel depends on configuration (written down here, as
 // SPEC.md asks):
@@ -44,8 +48,11 @@
 //    window it maps nothing (see fault_around; checked against the host
 //    kernel by the oracle).
 //  - VM_ACCOUNT is set on private writable areas at mmap, and by mprotect
-//    when a private area first becomes writable; it is never cleared, so an
-//    area that was once writable no longer merges with one that never was.
+//    when a private area first becomes writable. mprotect clears it again
+//    only when an anonymous area that has no anon_vma (never held an
+//    anonymous page) stops being writable (mprotect_fixup; found by the
+//    linux side, docs/linux.md). So an area that was once written no longer
+//    merges with one that was never writable.
 //  - Shared file mappings: a read fault maps the page-cache folio read-only,
 //    a write fault maps it writable and dirty and marks the folio dirty at
 //    once (write-notify), and writeback write-protects and cleans every PTE
@@ -134,11 +141,27 @@ enum class LifeState {
 
 namespace model {
 
+// Where a rule of the kernel changed between the versions this model is held
+// to, which one it follows. The default is the host kernel's (6.18, what the
+// oracle runs on); the linux side (docs/linux.md) chooses each rule as the
+// tree it checks has it.
+struct KernelRules {
+  // Whether changing an existing range (mprotect, madvise) merges it, when
+  // it has an anon_vma, into a neighbour that has none. Linux 6.12 does
+  // not: its is_mergeable_anon_vma wants the neighbour's anon_vma chain to
+  // hold exactly one entry, and an unfaulted VMA's holds none. Later
+  // kernels merge (the 6.18 host does). A new range has no anon_vma, so
+  // mmap merges alike under both.
+  bool merge_anon_vma_into_unfaulted = true;
+
+  friend bool operator==(const KernelRules&, const KernelRules&) = default;
+};
+
 class System {
  public:
   // An empty address space with mm_users = 1 and mm_count = 1 (the users'
   // reference). First-fit placement searches [window_lo, window_hi).
-  explicit System(Addr window_lo = kMmapMinAddr, Addr window_hi = kTaskSize);
+  explicit System(Addr window_lo = kMmapMinAddr, Addr window_hi = kTaskSize, KernelRules rules = {});
 
   // ---- Files and caller-owned pages --------------------------------------
   // A file with the given contents on disk. kWarm: every page is also in the
@@ -296,6 +319,7 @@ class System {
 
   Addr window_lo_;
   Addr window_hi_;
+  KernelRules rules_;
   Refcount users_{1};
   Refcount count_{1};
   bool freed_ = false;

@@ -31,6 +31,13 @@ bool vmas_mergeable(const Vma& prev, const Vma& next) {
   return prev.anon_vma == 0 || next.anon_vma == 0 || prev.anon_vma == next.anon_vma;
 }
 
+bool anon_vma_compatible(const Vma& prev, const Vma& next) {
+  if (prev.end != next.start || ((prev.flags ^ next.flags) & ~flags::kAccessMask)) return false;
+  if (prev.backing.kind != next.backing.kind || prev.backing.kind == BackingKind::kDriver) return false;
+  return prev.backing.kind != BackingKind::kFile ||
+         (prev.backing.file == next.backing.file && next.backing.pgoff == prev.backing.pgoff + prev.pages());
+}
+
 std::ostream& operator<<(std::ostream& os, const Vma& v) {
   os << "[0x" << std::hex << v.start << ", 0x" << v.end << std::dec << ") "
      << flags_to_string(v.flags);

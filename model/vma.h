@@ -62,6 +62,14 @@ inline constexpr VmFlags kVmSpecial =
 // anon_vmas.
 bool vmas_mergeable(const Vma& prev, const Vma& next);
 
+// Whether `prev` and the area right after it may share an anon_vma: the
+// kernel's anon_vma_compatible, by which a fault's anon_vma_prepare takes a
+// neighbour's anon_vma instead of a new one (find_mergeable_anon_vma), so
+// that areas an mprotect split apart can merge again. Adjacent, the same
+// flags but for the access bits, the same backing at contiguous offsets
+// (anonymous areas' offsets always are: no mremap here).
+bool anon_vma_compatible(const Vma& prev, const Vma& next);
+
 std::ostream& operator<<(std::ostream& os, const Vma& v);
 
 // The setters of kernel::mm::virt::VmaNew, as data, so that an mmap request

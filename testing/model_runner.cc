@@ -2,7 +2,7 @@
 
 namespace mmv::cmd {
 
-ModelRunner::ModelRunner() : sys_(kWindowLo, kWindowHi) {
+ModelRunner::ModelRunner(model::KernelRules rules) : sys_(kWindowLo, kWindowHi, rules) {
   for (const FileSpec& f : kFiles) {
     files_.push_back(sys_.create_file(file_contents(f), f.warm ? model::System::Cache::kWarm
                                                               : model::System::Cache::kCold));

@@ -18,7 +18,9 @@ namespace mmv::cmd {
 
 class ModelRunner {
  public:
-  ModelRunner();
+  // `rules`: the kernel version's rules the model follows (model::KernelRules;
+  // the default is the host kernel's).
+  explicit ModelRunner(model::KernelRules rules = {});
 
   // Runs `c` (the caller has checked precondition(c, holdings())) and
   // returns its outcome.
