@@ -45,6 +45,7 @@
 #endif
 
 #include "impl/fault_switch.h"
+#include "stress/child_run.h"
 #include "stress/workload.h"
 #include "testing/cli.h"
 
@@ -133,12 +134,16 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
 #if MMV_HAVE_SANITIZER_CALLBACK
   __sanitizer_set_death_callback(print_replay);
 #endif
-  // The arguments that replay a run, with MMV_SCHEDULE in front.
+  // The arguments that replay a run, with MMV_SCHEDULE in front (as given,
+  // for the line printed; one word each, for a child that replays it).
   std::string args;
+  std::vector<std::string> arg_words;
   for (const mmv::cli::Option& o : options)
     if (o.name != "--sched" && o.name != "--depth" && o.name != "--schedules" && o.name != "--bound" &&
-        o.name != "--shrink" && o.name != "--ops")
+        o.name != "--shrink" && o.name != "--ops") {
       args += " " + o.raw;
+      arg_words.push_back(o.name.empty() ? o.value : o.name + "=" + o.value);
+    }
   // The environment a run depends on goes on the replay line too.
   std::string env;
   for (const char* name : {"MMV_FAULT", "MMV_LOCKDEP", "MALLOC_PERTURB_"})
@@ -147,6 +152,39 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
   auto replay_line = [&](const std::string& schedule) {
     return env + "MMV_SCHEDULE='" + schedule + "' " + argv0 + args + " --ops " + std::to_string(cfg.ops_per_thread);
   };
+  // Whether the replay line of `schedule` (at the current --ops) fails in a
+  // fresh process, as the one who reads it will run it. Shrinking runs in
+  // this process after a failure, and a failing run can leave it corrupted
+  // (kFolioPutRacy's double free lives on in the allocator's free lists), so
+  // a smaller run may fail here only because of what ran before it.
+  // So every step of shrinking runs in a fresh process of its own, with
+  // `extra` arguments (and MMV_SCHEDULE when a schedule is given).
+  auto fresh = [&](const std::vector<std::string>& extra, const std::string& schedule) {
+    mmv::stress::ChildRun run;
+    run.argv = {argv0};
+    run.argv.insert(run.argv.end(), arg_words.begin(), arg_words.end());
+    run.argv.push_back("--ops=" + std::to_string(cfg.ops_per_thread));
+    run.argv.insert(run.argv.end(), extra.begin(), extra.end());
+    if (!schedule.empty()) run.env = {{"MMV_SCHEDULE", schedule}};
+    run.timeout = std::chrono::seconds(600);
+    return mmv::stress::run_child(run);
+  };
+  auto failed = [](const mmv::stress::ChildResult& r) {
+    return r.ending != mmv::stress::Ending::kClean && r.ending != mmv::stress::Ending::kOther;
+  };
+  // The schedule of the last "replay: ... MMV_SCHEDULE='S' ..." line a
+  // child printed.
+  auto replayed_schedule = [](const std::string& output) -> std::optional<std::string> {
+    const std::string key = "MMV_SCHEDULE='";
+    const auto line = output.rfind("replay: ");
+    if (line == std::string::npos) return std::nullopt;
+    const auto at = output.find(key, line);
+    const auto end = at == std::string::npos ? at : output.find('\'', at + key.size());
+    if (end == std::string::npos) return std::nullopt;
+    return output.substr(at + key.size(), end - at - key.size());
+  };
+  // The replay alone (no shrinking, so no check of its own) fails.
+  auto fails_fresh = [&](const std::string& schedule) { return failed(fresh({"--shrink=0"}, schedule)); };
   // A whole test under one schedule: for every strategy, for DFS and for
   // shrinking. The report of the last failing run is kept for printing.
   std::optional<StressReport> last_failure;
@@ -224,28 +262,63 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
                 static_cast<unsigned long long>(cfg.seed), failure_banner(cfg).c_str(),
                 last_failure->explanation.c_str());
     std::string schedule = last_failure->schedule;
+    const std::string unshrunk = schedule;
     if (shrink_tries > 0) {
       // Printed first: a candidate that crashes ends the process (with its
       // own replay line, from the signal handler).
       std::printf("replay (before shrinking): %s\n", replay_line(schedule).c_str());
       std::fflush(stdout);
       const int ops = cfg.ops_per_thread;
-      while (can_search && cfg.ops_per_thread > 1) {
-        const int was = cfg.ops_per_thread;
-        cfg.ops_per_thread = was / 2;
-        if (!search(std::min<unsigned long long>(schedules, kShrinkOpsBudget))) {
-          cfg.ops_per_thread = was;
-          break;
+      if (!can_search) {
+        // A replay, the first run of a fresh process: its schedule shrinks
+        // to fewer preemptions here.
+        const StressReport r = *last_failure;  // shrinking runs more tests
+        schedule = r.schedule;
+        const mmv::sched::Schedule small = mmv::sched::shrink(runner, r.sched_run->replay, shrink_tries);
+        const mmv::sched::Trial check = runner(small);
+        std::printf("shrunk: %d ops per thread -> %d, %d preemptions -> %d\n", ops, ops, r.sched_run->preemptions,
+                    check.run.preemptions);
+        if (check.failed) schedule = small.to_string();
+      } else {
+        // A search, which has just failed in this process and may have left
+        // it corrupted (kFolioPutRacy's double free lives on in the
+        // allocator's free lists): a smaller run could fail, or crash, here
+        // only because of what ran before it. So each step of shrinking
+        // runs in a fresh process, and what it finds counts only if it
+        // fails again in another. First fewer operations per thread (the
+        // same search on half as many, while it still finds a failure)...
+        while (cfg.ops_per_thread > 1) {
+          const int was = cfg.ops_per_thread;
+          cfg.ops_per_thread = was / 2;
+          const unsigned long long budget = std::min<unsigned long long>(schedules, kShrinkOpsBudget);
+          const mmv::stress::ChildResult r =
+              fresh({"--sched=" + strategy, "--depth=" + std::to_string(depth), "--bound=" + std::to_string(bound),
+                     "--schedules=" + std::to_string(budget), "--shrink=0"},
+                    "");
+          const std::optional<std::string> s = failed(r) ? replayed_schedule(r.output) : std::nullopt;
+          if (!s || !fails_fresh(*s)) {
+            cfg.ops_per_thread = was;
+            break;
+          }
+          schedule = *s;
+        }
+        // ... then fewer preemptions: the replay shrinks its own schedule.
+        const mmv::stress::ChildResult small = fresh({"--shrink=" + std::to_string(shrink_tries)}, schedule);
+        const std::optional<std::string> shrunk = failed(small) ? replayed_schedule(small.output) : std::nullopt;
+        std::string preemptions = "0 preemptions -> 0";  // what the replay's own "shrunk:" line says
+        if (const auto at = small.output.find(" ops per thread -> "); at != std::string::npos) {
+          const auto comma = small.output.find(", ", at);
+          const auto eol = small.output.find('\n', at);
+          if (comma != std::string::npos && comma < eol) preemptions = small.output.substr(comma + 2, eol - comma - 2);
+        }
+        if (shrunk && fails_fresh(*shrunk)) schedule = *shrunk;
+        std::printf("shrunk: %d ops per thread -> %d, %s\n", ops, cfg.ops_per_thread, preemptions.c_str());
+        if (!fails_fresh(schedule)) {
+          std::printf("the shrunk run does not fail in a fresh process: the run before shrinking stands\n");
+          cfg.ops_per_thread = ops;
+          schedule = unshrunk;
         }
       }
-      const StressReport r = *last_failure;  // shrinking runs more tests
-      schedule = r.schedule;
-      const mmv::sched::Schedule small = mmv::sched::shrink(runner, r.sched_run->replay, shrink_tries);
-      const mmv::sched::Trial check = runner(small);
-      std::printf("shrunk: %d ops per thread -> %d, %d preemptions -> %d\n", ops, cfg.ops_per_thread,
-                  r.sched_run->preemptions, check.run.preemptions);
-      if (check.failed) schedule = small.to_string();
-      if (cfg.ops_per_thread != ops) std::printf("%s\n", last_failure->explanation.c_str());
     }
     std::printf("replay: %s\n", replay_line(schedule).c_str());
     std::fflush(stdout);
