@@ -37,6 +37,7 @@ struct Targets {
   // Mapped pages grouped by what they are and their state
   // (properties/reach.h): mapped_groups().
   std::vector<std::vector<Addr>> mapped;
+  std::vector<FileId> files;  // file slot -> the model's file
 };
 
 Targets targets(const cmd::ModelRunner& m) {
@@ -45,6 +46,7 @@ Targets targets(const cmd::ModelRunner& m) {
   for (const auto& [s, v] : m.system().vmas()) t.vmas.push_back(v);
   t.pages = m.holdings().pages.size();
   t.mapped = mapped_groups(m.system());
+  for (std::uint32_t slot = 0; slot < std::size(cmd::kFiles); ++slot) t.files.push_back(m.file_id(slot));
   return t;
 }
 
@@ -124,14 +126,23 @@ rc::Gen<std::uint64_t> lengths() {
   });
 }
 
-rc::Gen<MmapRequest> mmap_request(const std::vector<Addr>& marks) {
-  return rc::gen::exec([marks] {
+// What a generator makes: every command, the memory commands, or only the
+// commands that change the VMA tree (linux/linux_runner.h: mmap with a
+// fixed address of an anonymous private area or a file, munmap, mprotect,
+// and stores, whose faults give VMAs their anon_vmas).
+enum class Scope { kAll, kMemory, kVmaTree };
+
+rc::Gen<MmapRequest> mmap_request(const std::vector<Addr>& marks, Scope scope = Scope::kAll) {
+  return rc::gen::exec([marks, scope] {
     MmapRequest r;
     // Files weigh most: a file mapping has the most states to reach (clean,
     // dirty, beyond the end, private copies, write-protected copies), and
     // fewer than one write in ten found a writable private one at 3 in 12.
-    const int kind = *rc::gen::weightedElement<int>({{4, 0}, {2, 1}, {6, 2}, {3, 3}, {1, 4}});
-    r.fixed = *rc::gen::weightedElement<bool>({{3, true}, {1, false}});
+    // The VMA tree has no drivers and no shared anonymous memory.
+    const int kind = scope == Scope::kVmaTree
+                         ? *rc::gen::weightedElement<int>({{6, 0}, {2, 1}, {6, 2}})
+                         : *rc::gen::weightedElement<int>({{4, 0}, {2, 1}, {6, 2}, {3, 3}, {1, 4}});
+    r.fixed = scope == Scope::kVmaTree || *rc::gen::weightedElement<bool>({{3, true}, {1, false}});
     r.addr = *page_address(marks);
     r.prot = *rc::gen::weightedElement<VmFlags>(
         {{6, flags::kRead | flags::kWrite}, {2, flags::kRead}, {1, 0}, {1, flags::kRead | flags::kExec}});
@@ -171,11 +182,34 @@ rc::Gen<MmapRequest> mmap_request(const std::vector<Addr>& marks) {
   });
 }
 
-rc::Gen<Command> gen_with(const cmd::ModelRunner& m, bool lifetime) {
+// An mmap next to an area that exists: right after it, or right before it,
+// and for a file at the offsets that continue it, so that the kernel's rules
+// for merging a new range are what decides.
+MmapRequest beside(MmapRequest r, const std::vector<Vma>& vmas, const std::vector<FileId>& files) {
+  if (vmas.empty() || r.length == 0 || r.length % kP != 0 || r.length > 64 * kPmdSize) return r;
+  const Vma v = *rc::gen::elementOf(vmas);
+  const bool after = *rc::gen::inRange(0, 2) == 0;
+  r.addr = after ? v.end : v.start - r.length;
+  if (r.backing.kind == BackingKind::kFile && v.backing.kind == BackingKind::kFile &&
+      *rc::gen::inRange(0, 3) != 0) {
+    r.backing.file = static_cast<std::uint32_t>(
+        std::find(files.begin(), files.end(), v.backing.file) - files.begin());
+    const std::uint64_t pages = r.length / kP;
+    r.backing.pgoff = after ? v.backing.pgoff + v.pages()
+                            : (v.backing.pgoff >= pages ? v.backing.pgoff - pages : r.backing.pgoff);
+  }
+  if (*rc::gen::inRange(0, 2) == 0) {
+    r.prot = v.flags & flags::kProtMask;
+    r.shared = v.is_shared() && r.backing.kind == BackingKind::kFile;
+  }
+  return r;
+}
+
+rc::Gen<Command> gen_with(const cmd::ModelRunner& m, Scope scope) {
   // Full size for every draw: RapidCheck scales inRange with the size, which
   // here is the sequence's, and would starve the later commands and the
   // far ends of each range. Shrinking still works toward the low ends.
-  return rc::gen::resize(rc::kNominalSize, rc::gen::exec([t = targets(m), lifetime] {
+  return rc::gen::resize(rc::kNominalSize, rc::gen::exec([t = targets(m), scope] {
     const std::vector<Addr>& marks = t.marks;
     Command c;
     // Weights out of about 290: memory operations dominate. A teardown
@@ -190,7 +224,12 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, bool lifetime) {
         {16, Op::kInsertPage},  {8, Op::kWriteback},      {6, Op::kLockVmaUnderRcu},
         {6, Op::kVmaLookup},
     };
-    if (lifetime) {
+    if (scope == Scope::kVmaTree) {
+      // Stores mostly inside areas, where they give anon_vmas; mprotect
+      // and munmap split and merge what mmap made.
+      ops = {{28, Op::kMmap}, {12, Op::kMunmap}, {24, Op::kMprotect}, {24, Op::kWrite}};
+    }
+    if (scope == Scope::kAll) {
       ops.insert(ops.end(), {{6, Op::kMmgrab},         {4, Op::kMmdrop},
                              {6, Op::kMmgetNotZero},   {1, Op::kMmput},
                              {1, Op::kMmputAsync},     {4, Op::kMmapReadTrylock},
@@ -208,7 +247,11 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, bool lifetime) {
     }
     switch (c.op) {
       case Op::kMmap:
-        c.mmap = *mmap_request(marks);
+        c.mmap = *mmap_request(marks, scope);
+        if (scope == Scope::kVmaTree) {
+          if (*rc::gen::inRange(0, 3) != 0) c.mmap = beside(c.mmap, t.vmas, t.files);
+          break;
+        }
         // Sometimes over a mapped page: MAP_FIXED must first unmap what is
         // there (and keep its dirt).
         if (c.mmap.fixed && *rc::gen::inRange(0, 3) == 0) c.mmap.addr = *mapped_page(t);
@@ -305,7 +348,8 @@ rc::Gen<std::uint64_t> gen_length() { return lengths(); }
 rc::Gen<Addr> gen_page_address(const cmd::ModelRunner& m) { return page_address(landmarks(m)); }
 rc::Gen<Addr> gen_address(const cmd::ModelRunner& m) { return any_address(landmarks(m)); }
 rc::Gen<MmapRequest> gen_mmap(const cmd::ModelRunner& m) { return mmap_request(landmarks(m)); }
-rc::Gen<Command> gen_command(const cmd::ModelRunner& m) { return gen_with(m, true); }
-rc::Gen<Command> gen_memory_command(const cmd::ModelRunner& m) { return gen_with(m, false); }
+rc::Gen<Command> gen_command(const cmd::ModelRunner& m) { return gen_with(m, Scope::kAll); }
+rc::Gen<Command> gen_memory_command(const cmd::ModelRunner& m) { return gen_with(m, Scope::kMemory); }
+rc::Gen<Command> gen_vma_command(const cmd::ModelRunner& m) { return gen_with(m, Scope::kVmaTree); }
 
 }  // namespace mmv::props

@@ -19,6 +19,9 @@ rc::Gen<cmd::Command> gen_command(const cmd::ModelRunner& m);
 // The same, but only commands that change memory (no lifetime commands,
 // no failure injection): for properties about the data path.
 rc::Gen<cmd::Command> gen_memory_command(const cmd::ModelRunner& m);
+// Only the commands that change the VMA tree, mmaps at fixed addresses (and
+// often right beside an area): for the linux side (linux/linux_runner.h).
+rc::Gen<cmd::Command> gen_vma_command(const cmd::ModelRunner& m);
 
 // Building blocks, exposed for the named invariant properties.
 rc::Gen<Addr> gen_address(const cmd::ModelRunner& m);         // may be unaligned

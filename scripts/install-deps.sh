@@ -23,6 +23,7 @@ packages=(
   python3-matplotlib          # scripts/plot-bench
   chromium fonts-dejavu-core  # the HTML timeline's headless-browser test
   shellcheck                  # lint label
+  linux-source-6.12           # the linux side: the kernel tree whose mm/vma.c it checks (docs/linux.md)
 )
 # node and npm for the lint label's workflow validator; a machine whose
 # Node.js came with its own npm (not Debian's package) keeps it.

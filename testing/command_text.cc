@@ -1,6 +1,7 @@
 #include "testing/command_text.h"
 
 #include <charconv>
+#include <fstream>
 #include <sstream>
 
 #include "testing/line_file.h"
@@ -237,6 +238,31 @@ std::string format_command_file(const std::vector<std::pair<std::string, std::st
   for (const auto& [k, v] : header) out += "# " + k + ": " + v + "\n";
   for (const Command& c : commands) out += to_string(c) + "\n";
   return out;
+}
+
+std::optional<CommandFile> load_command_file(const std::string& path, std::string_view kind, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = "cannot read " + path;
+    return std::nullopt;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  std::optional<CommandFile> file = parse_command_file(text.str(), error);
+  if (!file) {
+    *error = path + ": " + *error;
+    return std::nullopt;
+  }
+  const auto k = file->header.find("kind");
+  if (k == file->header.end() || k->second != kind) {
+    *error = path + ": the header must say '# kind: " + std::string(kind) + "'";
+    return std::nullopt;
+  }
+  if (file->commands.empty()) {
+    *error = path + ": no commands";
+    return std::nullopt;
+  }
+  return file;
 }
 
 }  // namespace mmv::cmd

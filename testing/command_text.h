@@ -46,6 +46,12 @@ struct CommandFile {
 // Parses a whole file; nullopt with *error ("line 4: ...") on the first bad line.
 std::optional<CommandFile> parse_command_file(std::string_view text, std::string* error);
 
+// Reads the regression file at `path`, which must say "# kind: KIND" and
+// hold commands; nullopt with *error ("cannot read PATH", "PATH: line 4:
+// ...", "PATH: the header must say '# kind: KIND'", "PATH: no commands").
+// What replay and linux_replay read.
+std::optional<CommandFile> load_command_file(const std::string& path, std::string_view kind, std::string* error);
+
 // The ready regression file a failure prints: kind model-vs-impl, and as
 // "caught" the first line of `mismatch`.
 std::string regression_file(const std::vector<Command>& commands, const std::string& mismatch);

@@ -23,23 +23,9 @@ StepResult step_and_compare(const Command& c, ModelRunner& model, ImplRunner& im
 }
 
 Replayed replay_commands(const std::vector<Command>& commands) {
-  Replayed out;
-  ModelRunner model;
-  ImplRunner impl;
-  for (const Command& c : commands) {
-    ++out.ran;
-    if (!precondition(c, model.holdings())) {
-      out.mismatch = "command " + std::to_string(out.ran) + " (" + to_string(c) +
-                     "): its precondition does not hold (a reference the run does not hold)";
-      return out;
-    }
-    const StepResult r = step_and_compare(c, model, impl);
-    if (r.mismatch) {
-      out.mismatch = "command " + std::to_string(out.ran) + ": " + *r.mismatch;
-      return out;
-    }
-  }
-  return out;
+  return replay_on<ImplRunner>(commands, [](const Command& c, ModelRunner& model, ImplRunner& impl) {
+    return step_and_compare(c, model, impl);
+  });
 }
 
 }  // namespace mmv::cmd

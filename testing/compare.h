@@ -18,7 +18,7 @@ namespace mmv::cmd {
 
 struct StepResult {
   std::string model;                    // the model's outcome
-  std::string impl;                     // the impl's outcome
+  std::string impl;                     // the other side's outcome (the impl's, or linux/'s)
   std::optional<std::string> mismatch;  // the first difference, if any
 };
 
@@ -32,5 +32,28 @@ struct Replayed {
   std::size_t ran = 0;                  // commands run, the mismatching one included
 };
 Replayed replay_commands(const std::vector<Command>& commands);
+
+// The same loop against any other side (linux/linux_runner.h): a fresh Side,
+// `model` (fresh, with the rules it is to follow), and
+// step(c, model, side) -> StepResult.
+template <class Side, class Step>
+Replayed replay_on(const std::vector<Command>& commands, Step step, ModelRunner model = ModelRunner()) {
+  Replayed out;
+  Side side;
+  for (const Command& c : commands) {
+    ++out.ran;
+    if (!precondition(c, model.holdings())) {
+      out.mismatch = "command " + std::to_string(out.ran) + " (" + to_string(c) +
+                     "): its precondition does not hold (a reference the run does not hold)";
+      return out;
+    }
+    const StepResult r = step(c, model, side);
+    if (r.mismatch) {
+      out.mismatch = "command " + std::to_string(out.ran) + ": " + *r.mismatch;
+      return out;
+    }
+  }
+  return out;
+}
 
 }  // namespace mmv::cmd

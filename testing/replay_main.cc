@@ -26,26 +26,10 @@ using namespace mmv;
 
 // 0 passed, 1 failed, 2 unusable.
 int replay_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    std::cerr << "replay: cannot read " << path << "\n";
-    return 2;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
   std::string error;
-  const std::optional<cmd::CommandFile> file = cmd::parse_command_file(text.str(), &error);
+  const std::optional<cmd::CommandFile> file = cmd::load_command_file(path, "model-vs-impl", &error);
   if (!file) {
-    std::cerr << "replay: " << path << ": " << error << "\n";
-    return 2;
-  }
-  const auto kind = file->header.find("kind");
-  if (kind == file->header.end() || kind->second != "model-vs-impl") {
-    std::cerr << "replay: " << path << ": the header must say '# kind: model-vs-impl'\n";
-    return 2;
-  }
-  if (file->commands.empty()) {
-    std::cerr << "replay: " << path << ": no commands\n";
+    std::cerr << "replay: " << error << "\n";
     return 2;
   }
   const cmd::Replayed plain = cmd::replay_commands(file->commands);
