@@ -56,8 +56,9 @@ enum class Fault {
   // store of value + 1 (two scheduling points, no widening yield): an
   // increment can be lost, and a user can come back from zero.
   kMmgetNotZeroRacy,
-  // mprotect: the VMA whose flags change is not write-locked first
-  // (vma_start_write skipped), so a reader holding its VMA read lock sees
+  // Mm::modify_flags (mprotect, mmap's HUGEPAGE advice): the VMA whose flags
+  // change is not write-locked first (vma_start_write skipped), so a reader
+  // holding its VMA read lock sees
   // the flags change under it (a data race on VmaRef::flags_).
   kVmaChangedWithoutWriteLock,
   // lock_vma_under_rcu: no post-lock re-check that the VMA still contains

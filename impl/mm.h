@@ -175,6 +175,10 @@ class Mm {
   int splits_needed(Addr lo, Addr hi) const MMV_REQUIRES_SHARED(mmap_lock_);
   void split_vma_at(Addr at) MMV_REQUIRES(mmap_lock_);
   void merge_around(VmaRef* v) MMV_REQUIRES(mmap_lock_);
+  // vma_modify: [lo, hi), inside one VMA, gets flags `f`: what lies outside
+  // it is split off, the VMA write-locked, changed, and merged with its
+  // neighbours (mprotect, and mmap's HUGEPAGE advice).
+  void modify_flags(Addr lo, Addr hi, VmFlags f) MMV_REQUIRES(mmap_lock_);
   void vma_start_write(VmaRef& v) MMV_REQUIRES(mmap_lock_);
   void insert_vma(VmaRef* v) MMV_REQUIRES(mmap_lock_);
   void remove_vma(VmaRef* v) MMV_REQUIRES(mmap_lock_);

@@ -122,6 +122,16 @@ void Mm::split_vma_at(Addr at) {
   if (!pmd_aligned(at) && pt_.pmd(at).is_leaf()) split_pmd(pmd_down(at));
 }
 
+void Mm::modify_flags(Addr lo, Addr hi, VmFlags f) {
+  split_vma_at(lo);
+  split_vma_at(hi);
+  VmaRef* target = vmas_.at(lo);
+  // Test-only fault (impl/fault_switch.h).
+  if (!fault_active(Fault::kVmaChangedWithoutWriteLock)) vma_start_write(*target);
+  target->flags_ = f;
+  merge_around(target);
+}
+
 void Mm::merge_around(VmaRef* v) {
   // `keep` takes over the range of the area right after it.
   auto absorb = [this](VmaRef* keep, VmaRef* drop) MMV_REQUIRES(mmap_lock_) {
@@ -216,14 +226,7 @@ Result<Addr> Mm::mmap_locked(const MmapRequest& req, std::uint64_t len, File* fi
   if (req.advice) {
     VmaRef* merged = std::prev(vmas_.upper_bound(addr))->second;
     const VmFlags advised = (merged->flags_ & ~(flags::kHugePage | flags::kNoHugePage)) | req.advice;
-    if (advised != merged->flags_) {
-      split_vma_at(addr);
-      split_vma_at(addr + len);
-      VmaRef* target = vmas_.at(addr);
-      vma_start_write(*target);
-      target->flags_ = advised;
-      merge_around(target);
-    }
+    if (advised != merged->flags_) modify_flags(addr, addr + len, advised);
   }
   return addr;
 }
@@ -306,13 +309,7 @@ Status Mm::mprotect_locked(Addr lo, Addr hi, VmFlags prot) {
     const VmFlags lost = v->flags_ & ~newflags & flags::kAccessMask;
     if (newflags != v->flags_) {
       if ((v->start_ < nlo || nhi < v->end_) && !kernel_.try_alloc()) return Errc::kNoMem;
-      split_vma_at(nlo);
-      split_vma_at(nhi);
-      VmaRef* target = vmas_.at(nlo);
-      // Test-only fault (impl/fault_switch.h).
-      if (!fault_active(Fault::kVmaChangedWithoutWriteLock)) vma_start_write(*target);
-      target->flags_ = newflags;
-      merge_around(target);
+      modify_flags(nlo, nhi, newflags);
       if (!(newflags & flags::kWrite)) write_protect(nlo, nhi);
       // Test-only fault (impl/fault_switch.h): no shootdown.
       if (lost && !fault_active(Fault::kMprotectSkipsShootdown)) flush_tlb(nlo, nhi);

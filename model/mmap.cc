@@ -87,12 +87,7 @@ Result<Addr> System::mmap(const MmapRequest& req) {
   if (req.advice) {
     const Vma merged = vma_lookup(addr).value();
     const VmFlags advised = (merged.flags & ~(flags::kHugePage | flags::kNoHugePage)) | req.advice;
-    if (advised != merged.flags) {
-      split_vma_at(addr);
-      split_vma_at(addr + len);
-      vmas_.at(addr).flags = advised;
-      merge_around(addr);
-    }
+    if (advised != merged.flags) modify_flags(addr, addr + len, advised);
   }
   return addr;
 }
@@ -120,6 +115,13 @@ void System::merge_around(Addr start) {
   if (auto next = std::next(it);
       next != vmas_.end() && vmas_mergeable(it->second, next->second) && may_join(next->second))
     absorb(it, next);
+}
+
+void System::modify_flags(Addr lo, Addr hi, VmFlags f) {
+  split_vma_at(lo);
+  split_vma_at(hi);
+  vmas_.at(lo).flags = f;
+  merge_around(lo);
 }
 
 int System::splits_needed(Addr lo, Addr hi) const {
@@ -198,10 +200,7 @@ Status System::mprotect(Addr addr, std::uint64_t len, VmFlags prot) {
     const Addr nlo = std::max(v.start, done), nhi = std::min(v.end, hi);
     if (newflags != v.flags) {
       if ((v.start < nlo || nhi < v.end) && !try_alloc()) return Errc::kNoMem;
-      split_vma_at(nlo);
-      split_vma_at(nhi);
-      vmas_.at(nlo).flags = newflags;
-      merge_around(nlo);
+      modify_flags(nlo, nhi, newflags);
       if (!(newflags & flags::kWrite)) {
         for (auto p = pt_.ptes.lower_bound(nlo); p != pt_.ptes.end() && p->first < nhi; ++p)
           p->second.writable = false;

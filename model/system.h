@@ -315,6 +315,10 @@ class System {
   void split_vma_at(Addr at);
   bool covered(Addr lo, Addr hi) const;
   void merge_around(Addr start);
+  // vma_modify: [lo, hi), inside one area, gets flags `f`: what lies
+  // outside it is split off, and the result merged with its neighbours.
+  // (mprotect, and mmap's HUGEPAGE advice.)
+  void modify_flags(Addr lo, Addr hi, VmFlags f);
   void ensure_anon_vma(Addr addr);
 
   Addr window_lo_;
