@@ -24,13 +24,21 @@ std::size_t byte_term(std::uint32_t entry) { return term(entry); }
 std::size_t map_term(std::uint64_t page, std::int8_t slot) {
   return slot < 0 ? 0 : term(std::uint64_t{1} << 40 | page << 8 | static_cast<std::uint8_t>(slot));
 }
+std::size_t access_term(std::uint64_t page, std::uint8_t access) {
+  return access == 0 ? 0 : term(std::uint64_t{2} << 40 | page << 8 | access);
+}
+
+ZapSpec::Access access_of(VmFlags prot) {
+  if (!(prot & flags::kRead)) return ZapSpec::kNone;
+  return prot & flags::kWrite ? ZapSpec::kReadWrite : ZapSpec::kReadOnly;
+}
 
 }  // namespace
 
 // What a command does to a state: its outcome, and one change to make if
 // the outcome is the one recorded.
 struct ZapSpec::Effect {
-  enum class Change { kNone, kSetByte, kClearUnits, kUnmap, kMap };
+  enum class Change { kNone, kSetByte, kClearUnits, kUnmap, kMap, kAccess };
   std::string outcome;
   Change change = Change::kNone;
   std::uint32_t unit = 0;    // kSetByte
@@ -39,10 +47,12 @@ struct ZapSpec::Effect {
   std::uint64_t first = 0;   // kClearUnits, kUnmap: first and last page; kMap: the page
   std::uint64_t last = 0;
   std::int8_t slot = -1;     // kMap
+  std::uint8_t access = 0;   // kAccess: the pages' new Access
+  bool clear = false;        // kAccess: the pages' own copies are gone too (anon, private file)
 };
 
 ZapSpec::ZapSpec(const ZapVma& vma, std::vector<PageBytes> file) : vma_(vma) {
-  if (vma.kind == ZapKind::kFile)
+  if (vma.kind == ZapKind::kFile || vma.kind == ZapKind::kPrivateFile)
     file_.assign(file.begin() + static_cast<std::ptrdiff_t>(vma.pgoff),
                  file.begin() + static_cast<std::ptrdiff_t>(vma.pgoff + vma.pages));
 }
@@ -54,7 +64,7 @@ ZapSpec::State ZapSpec::initial() const {
 }
 
 std::uint8_t ZapSpec::base(std::uint32_t unit, std::uint32_t offset) const {
-  return vma_.kind == ZapKind::kFile ? file_[unit].get(offset) : 0;
+  return file_.empty() ? 0 : file_[unit].get(offset);
 }
 
 std::uint8_t ZapSpec::byte(const State& s, std::uint32_t unit, std::uint32_t offset) const {
@@ -70,11 +80,25 @@ ZapSpec::Effect ZapSpec::effect(const State& s, const Input& in) const {
   using Change = Effect::Change;
   Effect e;
   const bool driver = vma_.kind == ZapKind::kDriver;
+  // Anonymous pages and a private file's copies go with their mapping.
+  const bool owns_copies = vma_.kind == ZapKind::kAnon || vma_.kind == ZapKind::kPrivateFile;
+  const std::array<std::uint8_t, kZapMaxPages>& access = s.contents->access;
+  auto no_vma = [&](std::uint64_t page) { return access[page] == kUnmapped; };
+  // The pages [first, last] of the range [a, a + len), clipped to the VMA.
+  auto pages_of = [&](Addr a, std::uint64_t len) {
+    e.first = (a - vma_.start) / kPageSize;
+    e.last = (std::min(a + len, vma_.end()) - 1 - vma_.start) / kPageSize;
+  };
   switch (in.op) {
     case cmd::Op::kRead:
     case cmd::Op::kWrite: {
       const auto page = static_cast<std::uint32_t>((in.addr - vma_.start) / kPageSize);
       const auto offset = static_cast<std::uint32_t>((in.addr - vma_.start) % kPageSize);
+      const std::uint8_t prot = access[page];
+      if (prot == kUnmapped || prot == kNone || (in.op == cmd::Op::kWrite && prot == kReadOnly)) {
+        e.outcome = "error SIGSEGV";
+        return e;
+      }
       // A driver VMA has no ->fault: only inserted pages are reachable.
       if (driver && s.contents->mapped[page] < 0) {
         e.outcome = "error SIGBUS";
@@ -95,19 +119,81 @@ ZapSpec::Effect ZapSpec::effect(const State& s, const Input& in) const {
     case cmd::Op::kZap:
     case cmd::Op::kZapUnderVmaLock: {
       // The Rust wrapper's bounds check: out of bounds is a silent no-op.
+      // A VMA that is not there (its range unmapped, and not yet mapped
+      // again) is the caller's misuse; a range that is only partly mapped
+      // reaches beyond the VMA named.
+      if (no_vma((in.addr - vma_.start) / kPageSize)) {
+        e.outcome = "error NO_VMA";
+        return e;
+      }
       if (in.addr2 + in.len < in.addr2 || in.addr2 < vma_.start || in.addr2 + in.len > vma_.end()) {
         e.outcome = "rejected";
         return e;
       }
+      if (in.len == 0) {
+        e.outcome = "zapped";
+        return e;
+      }
+      pages_of(in.addr2, in.len);
+      for (std::uint64_t p = e.first; p <= e.last; ++p) {
+        if (no_vma(p)) {
+          e.outcome = "rejected";
+          return e;
+        }
+      }
       e.outcome = "zapped";
-      if (in.len == 0) return e;
-      e.first = (in.addr2 - vma_.start) / kPageSize;
-      e.last = (in.addr2 + in.len - 1 - vma_.start) / kPageSize;
       // Anonymous pages are gone; file pages stay in the page cache (what
       // was written reaches the disk); driver pages stay with their owner.
-      e.change = vma_.kind == ZapKind::kAnon ? Change::kClearUnits
-                 : driver                    ? Change::kUnmap
-                                             : Change::kNone;
+      e.change = owns_copies ? Change::kClearUnits : driver ? Change::kUnmap : Change::kNone;
+      return e;
+    }
+    // The VMA's own range, or a page of it (page_pieces); not on a driver
+    // VMA, whose pages an mmap alone does not bring back.
+    case cmd::Op::kMprotect: {
+      if (driver || in.len == 0) break;
+      // The kernel's loop: VMA by VMA from the start, until a hole, which
+      // makes it ENOMEM with the pages before it changed.
+      pages_of(in.addr, in.len);
+      e.outcome = "ok";
+      for (std::uint64_t p = e.first; p <= e.last; ++p) {
+        if (no_vma(p)) {
+          e.outcome = "error ENOMEM";
+          if (p == e.first) return e;
+          e.last = p - 1;
+          break;
+        }
+      }
+      e.change = Change::kAccess;
+      e.access = access_of(in.prot);
+      return e;
+    }
+    case cmd::Op::kMunmap:
+      if (driver || in.len == 0) break;
+      pages_of(in.addr, in.len);
+      e.outcome = "ok";
+      e.change = Change::kAccess;
+      e.access = kUnmapped;
+      e.clear = owns_copies;
+      return e;
+    case cmd::Op::kMmap: {
+      const MmapRequest& m = in.mmap;
+      const bool file = vma_.kind == ZapKind::kFile || vma_.kind == ZapKind::kPrivateFile;
+      const bool own_backing =
+          m.fixed && m.length > 0 && m.shared == (vma_.kind == ZapKind::kFile) &&
+          m.backing.kind == (file ? BackingKind::kFile : BackingKind::kAnon) &&
+          (!file || (m.backing.file == 0 && m.backing.pgoff == vma_.pgoff + (m.addr - vma_.start) / kPageSize));
+      if (driver || !own_backing) break;
+      pages_of(m.addr, m.length);
+      for (std::uint64_t p = e.first; p <= e.last; ++p) {
+        if (access[p] != kUnmapped) {
+          e.outcome = "error EEXIST";
+          return e;
+        }
+      }
+      e.outcome = cmd::outcome(Result<Addr>(m.addr));
+      e.change = Change::kAccess;
+      e.access = access_of(m.prot);
+      e.clear = owns_copies;
       return e;
     }
     case cmd::Op::kInsertPage: {
@@ -129,12 +215,12 @@ ZapSpec::Effect ZapSpec::effect(const State& s, const Input& in) const {
       e.slot = static_cast<std::int8_t>(in.slot);
       return e;
     }
-    default:
-      // Never the answer of a real run: the history is rejected, and run_zap
-      // re-checks it with the reference model.
-      e.outcome = "unmodelled command " + cmd::to_string(in);
-      return e;
+    default: break;
   }
+  // Never the answer of a real run: the history is rejected, and run_zap
+  // re-checks it with the reference model.
+  e.outcome = "unmodelled command " + cmd::to_string(in);
+  return e;
 }
 
 std::string ZapSpec::outcome(const State& s, const Input& in) const { return effect(s, in).outcome; }
@@ -147,6 +233,13 @@ std::optional<ZapSpec::State> ZapSpec::step(const State& s, const Input& in, con
   auto c = std::make_shared<Contents>(*s.contents);
   std::size_t hash = s.hash;
   std::vector<std::uint32_t>& bytes = c->bytes;
+  // Drops the bytes of units (pages) e.first to e.last.
+  auto clear_units = [&] {
+    auto from = std::lower_bound(bytes.begin(), bytes.end(), key(static_cast<std::uint32_t>(e.first), 0));
+    auto to = std::lower_bound(from, bytes.end(), key(static_cast<std::uint32_t>(e.last + 1), 0));
+    for (auto it = from; it != to; ++it) hash -= byte_term(*it);
+    bytes.erase(from, to);
+  };
   switch (e.change) {
     case Change::kNone: break;
     case Change::kSetByte: {
@@ -162,13 +255,7 @@ std::optional<ZapSpec::State> ZapSpec::step(const State& s, const Input& in, con
       }
       break;
     }
-    case Change::kClearUnits: {
-      auto from = std::lower_bound(bytes.begin(), bytes.end(), key(static_cast<std::uint32_t>(e.first), 0));
-      auto to = std::lower_bound(from, bytes.end(), key(static_cast<std::uint32_t>(e.last + 1), 0));
-      for (auto it = from; it != to; ++it) hash -= byte_term(*it);
-      bytes.erase(from, to);
-      break;
-    }
+    case Change::kClearUnits: clear_units(); break;
     case Change::kUnmap:
       for (std::uint64_t p = e.first; p <= e.last; ++p) {
         hash -= map_term(p, c->mapped[p]);
@@ -179,13 +266,21 @@ std::optional<ZapSpec::State> ZapSpec::step(const State& s, const Input& in, con
       c->mapped[e.first] = e.slot;
       hash += map_term(e.first, e.slot);
       break;
+    case Change::kAccess:
+      for (std::uint64_t p = e.first; p <= e.last; ++p) {
+        hash += access_term(p, e.access) - access_term(p, c->access[p]);
+        c->access[p] = e.access;
+      }
+      if (e.clear) clear_units();
+      break;
   }
   return State{std::move(c), hash};
 }
 
 std::size_t ZapSpec::rehash(const State& s) {
   std::size_t h = 0;
-  for (std::uint64_t p = 0; p < s.contents->mapped.size(); ++p) h += map_term(p, s.contents->mapped[p]);
+  for (std::uint64_t p = 0; p < s.contents->mapped.size(); ++p)
+    h += map_term(p, s.contents->mapped[p]) + access_term(p, s.contents->access[p]);
   for (std::uint32_t b : s.contents->bytes) h += byte_term(b);
   return h;
 }

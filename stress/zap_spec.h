@@ -1,8 +1,13 @@
 // ZapSpec: the sequential specification of one VMA of the zap workload
 // (stress/zap_workload.h), cut down to what the workload's commands can
-// observe: the bytes reads see and, in a driver VMA, which page slot each
-// page maps. Page tables, rss, and dirty and accessed bits are left out,
-// because no read, write, zap or vm_insert_page outcome depends on them. It is
+// observe: the bytes reads see, whether and how each page is mapped
+// (unmapped, PROT_NONE, read-only or read-write) and, in a driver VMA,
+// which page slot each page maps. Page tables, rss, and dirty and accessed
+// bits are left out, because no read, write, zap, mprotect, munmap, mmap or
+// vm_insert_page outcome depends on them. The same specification judges the
+// impl's zap stress workload and the host kernel's concurrent histories
+// (model/oracle/concurrent_oracle.h), which add mprotect, munmap and mmap of
+// the VMA's own range on anonymous and file VMAs. It is
 // a model for lin::check (lincheck/lincheck.h): a state is one small sorted
 // vector, cheap to copy, hash and compare, so the search runs at the speed
 // of the search rather than of copying the reference model.
@@ -14,8 +19,13 @@
 // the reference model every history ZapSpec rejects. No verdict rests on
 // ZapSpec alone.
 //
-// A zap of several pages reaches step() as one zap per page (zap_pieces in
-// stress/zap_workload.h): a zap is not atomic, and the history says so.
+// A zap, mprotect, munmap or mmap of several pages reaches step() as one
+// command per page (page_pieces in stress/zap_workload.h): none is atomic,
+// and the history says so. An munmap is not even one change per page: what
+// its window shows (in_munmap_window there) reaches step() with an unknown
+// outcome. An mmap must map the VMA's own backing
+// (MAP_FIXED_NOREPLACE, at the VMA's own file offsets), as a re-mapping of
+// its range after an munmap does.
 //
 // Invariants of a State: contents are never null or changed once shared;
 // `bytes` is sorted, holds one entry per (unit,
@@ -42,6 +52,7 @@ class ZapSpec {
   // What the VMA's commands can observe.
   struct Contents {
     std::array<std::int8_t, kZapMaxPages> mapped{};  // kDriver: page slot at each page, or -1
+    std::array<std::uint8_t, kZapMaxPages> access{};  // each page's Access
     std::vector<std::uint32_t> bytes;  // unit << 20 | offset << 8 | value; unit: page (anon, file), slot (driver)
     friend bool operator==(const Contents&, const Contents&) = default;
   };
@@ -54,6 +65,8 @@ class ZapSpec {
       return a.hash == b.hash && (a.contents == b.contents || *a.contents == *b.contents);
     }
   };
+  // How a page is mapped; kReadWrite, as set up, is 0 (a state's default).
+  enum Access : std::uint8_t { kReadWrite = 0, kUnmapped, kNone, kReadOnly };
   using Input = cmd::Command;
   using Output = std::string;
 

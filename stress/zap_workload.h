@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "testing/command.h"
@@ -17,7 +18,10 @@ namespace mmv::stress {
 // Six VMAs, 64 MiB apart at fixed addresses, so that none merges, shares a
 // page table or is reached by another's fault-around: the model treats them
 // independently and the history may be checked per VMA (P-compositionality).
-enum class ZapKind { kAnon, kFile, kDriver };
+// kFile is a shared file mapping; kPrivateFile a private one (writes go to
+// copies that a zap or munmap throws away; the kernel oracle's concurrent
+// workload maps one, model/oracle/concurrent_oracle.h).
+enum class ZapKind { kAnon, kFile, kDriver, kPrivateFile };
 struct ZapVma {
   Addr start;
   std::uint64_t pages;
@@ -40,8 +44,30 @@ inline constexpr int kNumZapVmas = sizeof(kZapVmas) / sizeof(kZapVmas[0]);
 inline constexpr std::uint32_t kZapDriverSlots = 4;  // page slots allocated in setup
 inline constexpr std::uint64_t kZapMaxPages = 16;
 
+// VMAs whose commands also change their protection, unmap them and map
+// them again: one of each kind an mmap alone brings back, in the same
+// layout. The concurrent kernel oracle runs them on the host kernel
+// (model/oracle/concurrent_oracle.h).
+inline constexpr ZapVma kRemapVmas[] = {
+    {kZapBase + 0 * kZapStride, 8, ZapKind::kAnon, 0, 0},
+    {kZapBase + 1 * kZapStride, 8, ZapKind::kFile, 0, 0},
+    {kZapBase + 2 * kZapStride, 4, ZapKind::kPrivateFile, 16, 0},
+};
+inline constexpr int kNumRemapVmas = sizeof(kRemapVmas) / sizeof(kRemapVmas[0]);
+
 // The mmaps and page allocations every run starts with.
 std::vector<cmd::Command> zap_setup();
+
+// The mmap of `v`'s whole range (read-write, MAP_FIXED_NOREPLACE) that sets
+// it up; for kDriver it also needs the page slots zap_setup allocates.
+cmd::Command map_command(const ZapVma& v);
+
+// The next commands of a thread on `v`, one of kRemapVmas: a one-byte read
+// or write (at a few offsets, so reads meet writes), a zap of a few pages,
+// an mprotect of the whole VMA (often a downgrade), or an munmap of the
+// whole VMA followed by the mmap that maps it again (two commands, run in
+// that order).
+std::vector<cmd::Command> remap_commands(const ZapVma& v, std::mt19937_64& rng);
 
 // The next command of thread t: a read, write, zap (under the mmap lock or
 // the VMA lock) or vm_insert_page on one of the VMAs.
@@ -55,28 +81,67 @@ std::uint32_t own_offset(int t, std::mt19937_64& rng);
 
 // The index in kZapVmas of the VMA `c` works on.
 int zap_vma_of(const cmd::Command& c);
+// The index in `vmas` of the VMA `c` works on (an mmap: the one it maps),
+// or -1.
+template <std::size_t N>
+int vma_index(const ZapVma (&vmas)[N], const cmd::Command& c) {
+  const Addr a = c.op == cmd::Op::kMmap ? c.mmap.addr : c.addr;
+  for (std::size_t i = 0; i < N; ++i)
+    if (a >= vmas[i].start && a < vmas[i].end()) return static_cast<int>(i);
+  return -1;
+}
 
-// How a history records a zap that returned `outcome`: a zap that did its
-// work ("zapped") over more than one page becomes one zap per page it
-// touches, each given the whole zap's call and return times and outcome;
-// anything else stays one operation. A zap is not atomic, here as in
-// Linux: it clears each PTE under the page-table lock but flushes the TLBs
-// once, at the end, so until it returns another CPU may still store through
-// a stale entry for a page it has already cleared (impl/tlb.h), after a
-// third CPU faulted on a later page and found it gone. Each page's removal
-// takes effect at some point within the call; the pages need not agree on
-// that point.
-std::vector<cmd::Command> zap_pieces(const cmd::Command& zap, const std::string& outcome);
+// How a history records a command that returned `outcome`: a command that
+// works page by page and did its work over more than one page becomes one
+// command per page it touches, each with the outcome that page's part
+// answers (the whole command's, but "ok <page>" for an mmap), to be given
+// the whole command's call and return times; anything else stays one
+// command. Those that split:
+//  - a zap that answered "zapped";
+//  - an mprotect, munmap or MAP_FIXED_NOREPLACE mmap that answered "ok".
+// None of them is atomic, here as in Linux: each clears or changes the
+// PTEs one by one under the page-table lock but flushes the TLBs once, at
+// the end, so until it returns another CPU may still load or store through
+// a stale entry for a page it has already changed (impl/tlb.h), after a
+// third CPU faulted on a later page and found it changed. Each page's
+// change takes effect at some point within the call; the pages need not
+// agree on that point. (An mmap changes no PTE, but splitting it only
+// allows more orders, and keeps a re-mapped range page-sized on the
+// reference model, like the munmap before it.)
+std::vector<std::pair<cmd::Command, std::string>> page_pieces(const cmd::Command& c, const std::string& outcome);
 
 // Appends `op`, an operation as a thread recorded it (input, outcome, call
 // and return times), to `history` as the checker is to see it: as its
-// zap_pieces, each with op's client, times and outcome.
+// page_pieces, each with op's client and times.
 template <class Operation>
 void append_recorded(std::vector<Operation>& history, const Operation& op) {
-  for (const cmd::Command& piece : zap_pieces(op.input, op.output)) {
+  for (auto& [piece, outcome] : page_pieces(op.input, op.output)) {
     history.push_back(op);
-    history.back().input = piece;
+    history.back().input = std::move(piece);
+    history.back().output = std::move(outcome);
   }
+}
+
+// Whether `o`, a load or store that faulted or a zap that found no VMA,
+// overlaps in time an munmap `u` of its page (both one page or less, as
+// page_pieces records them). Linux's munmap is not one change per page:
+// it takes the VMAs out of the tree under the mmap write lock, downgrades
+// that to a read lock, and only then zaps the page tables. In between, a
+// madvise finds no VMA there and so does a page fault (SIGSEGV), while a
+// load or store that the PTE allows as it is still goes through: the
+// concurrent kernel oracle found both (docs/oracle.md). Neither ZapSpec nor
+// the reference model has that window (their munmap is one change per
+// page), so a history records such an outcome as unknown: it changed
+// nothing, and it may be placed anywhere after its call.
+template <class Operation>
+bool in_munmap_window(const Operation& o, const Operation& u) {
+  const bool observes = ((o.input.op == cmd::Op::kRead || o.input.op == cmd::Op::kWrite) && o.output == "error SIGSEGV") ||
+                        ((o.input.op == cmd::Op::kZap || o.input.op == cmd::Op::kZapUnderVmaLock) &&
+                         o.output == "error NO_VMA");
+  if (!observes || u.input.op != cmd::Op::kMunmap) return false;
+  const Addr page = (o.input.op == cmd::Op::kRead || o.input.op == cmd::Op::kWrite ? o.input.addr : o.input.addr2) / kPageSize;
+  // An munmap of unknown outcome may still be running.
+  return u.input.addr / kPageSize == page && u.call < o.ret && (!u.responded || o.call < u.ret);
 }
 
 }  // namespace mmv::stress
