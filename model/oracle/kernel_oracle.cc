@@ -45,21 +45,6 @@ std::string kernel_str(int e) {
   return "errno " + std::to_string(e) + " (" + std::strerror(e) + ")";
 }
 
-// The Errc the model must return for an errno of mmap/munmap/mprotect.
-std::optional<Errc> errc_of(int e) {
-  switch (e) {
-    case EPERM: return Errc::kPerm;
-    case ENOMEM: return Errc::kNoMem;
-    case EFAULT: return Errc::kFault;
-    case EBUSY: return Errc::kBusy;
-    case EEXIST: return Errc::kExist;
-    case EINVAL: return Errc::kInval;
-    case EACCES: return Errc::kAccess;
-    case EOVERFLOW: return Errc::kOverflow;
-    default: return std::nullopt;
-  }
-}
-
 template <class T>
 std::string model_str(const Result<T>& r) {
   std::ostringstream os;

@@ -72,6 +72,20 @@ bool span_free(Addr lo, Addr hi) {
 
 }  // namespace
 
+std::optional<Errc> errc_of(int e) {
+  switch (e) {
+    case EPERM: return Errc::kPerm;
+    case ENOMEM: return Errc::kNoMem;
+    case EFAULT: return Errc::kFault;
+    case EBUSY: return Errc::kBusy;
+    case EEXIST: return Errc::kExist;
+    case EINVAL: return Errc::kInval;
+    case EACCES: return Errc::kAccess;
+    case EOVERFLOW: return Errc::kOverflow;
+    default: return std::nullopt;
+  }
+}
+
 std::vector<MapsEntry> normalize(std::vector<MapsEntry> entries) {
   std::vector<MapsEntry> out;
   for (const auto& e : entries) {
@@ -153,9 +167,7 @@ KernelSpace::KernelSpace(Addr base, std::uint64_t span_pages,
     unlink(path.c_str());
     fds_.push_back(fd);
     for (std::size_t i = 0; i < pages.size(); ++i) {
-      const auto bytes = pages[i].dense();
-      if (pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(i * kPageSize)) !=
-          static_cast<ssize_t>(bytes.size())) {
+      if (!write_file_page(static_cast<int>(fds_.size() - 1), i, pages[i])) {
         throw std::runtime_error(std::string("pwrite: ") + std::strerror(errno));
       }
     }
@@ -283,6 +295,13 @@ bool KernelSpace::file_page(int file, std::uint64_t index, std::uint8_t* out) co
   const int fd = fds_.at(static_cast<std::size_t>(file));
   return pread(fd, out, kPageSize, static_cast<off_t>(index * kPageSize)) ==
          static_cast<ssize_t>(kPageSize);
+}
+
+bool KernelSpace::write_file_page(int file, std::uint64_t index, const PageBytes& page) {
+  const int fd = fds_.at(static_cast<std::size_t>(file));
+  const auto bytes = page.dense();
+  return pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(index * kPageSize)) ==
+         static_cast<ssize_t>(bytes.size());
 }
 
 }  // namespace mmv::oracle

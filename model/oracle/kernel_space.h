@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "model/addr.h"
+#include "model/errc.h"
 #include "model/page_bytes.h"
 
 namespace mmv::oracle {
@@ -39,6 +40,10 @@ struct MapsEntry {
 
   friend bool operator==(const MapsEntry&, const MapsEntry&) = default;
 };
+
+// The Errc the model returns for an errno of mmap/munmap/mprotect, if one
+// maps to it one to one.
+std::optional<Errc> errc_of(int e);
 
 // Merges adjacent entries (end == next start) with equal permissions and
 // backing and, for files, contiguous page offsets. Both sides are compared
@@ -93,6 +98,8 @@ class KernelSpace {
   std::vector<MapsEntry> maps() const;
   // pread(2) of page `index` of file `file`; false on a short read.
   bool file_page(int file, std::uint64_t index, std::uint8_t* out) const;
+  // pwrite(2) of page `index` of file `file`; false on a short write.
+  bool write_file_page(int file, std::uint64_t index, const PageBytes& page);
 
  private:
   Addr base_;
