@@ -76,9 +76,9 @@ void set_replay(const std::string& line) {
 }
 
 constexpr std::string_view kProgram = "stress_runner";
-const std::vector<std::string_view> kTests = {"zap",      "vmalock",        "mmaplock",       "refcount",
-                                              "teardown", "teardown-async", "teardown-mixed", "writeback",
-                                              "tlb"};
+const std::vector<std::string_view> kTests = {"zap",      "remap",          "vmalock",        "mmaplock",
+                                              "refcount", "teardown",       "teardown-async", "teardown-mixed",
+                                              "writeback", "tlb"};
 const std::vector<std::string_view> kOptions = {"--test",  "--threads", "--seconds", "--seed",      "--ops",
                                                 "--sched", "--depth",   "--bound",   "--schedules", "--shrink",
                                                 "--help"};
@@ -111,6 +111,7 @@ std::string usage() {
 // One run of a workload (zap: one round); nullopt for a name not in kTests.
 std::optional<StressReport> run_one(const std::string& test, const StressConfig& cfg) {
   if (test == "zap") return run_zap(cfg);
+  if (test == "remap") return run_remap(cfg);
   if (test == "vmalock") return run_vma_lock(cfg, true);
   if (test == "mmaplock") return run_vma_lock(cfg, false);
   if (test == "refcount") return run_refcount(cfg);
@@ -397,10 +398,11 @@ int main(int argc, char** argv) {
   if (scheduled)
     return run_scheduled(test, cfg, sched_strategy, depth, bound, shrink_tries, schedules, argv[0], *split.value);
   StressReport r;
-  if (test == "zap") {
+  if (test == "zap" || test == "remap") {
     // The linearizability check bounds one history to a few hundred
-    // operations per VMA: a long zap job is a series of rounds, each a
-    // fresh run with the next seed, until --seconds or --ops is used up.
+    // operations per VMA: a long zap or remap job is a series of rounds,
+    // each a fresh run with the next seed, until --seconds or --ops is used
+    // up.
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + std::chrono::duration<double>(cfg.seconds);
     const auto t0 = Clock::now();
@@ -412,7 +414,7 @@ int main(int argc, char** argv) {
       round.seed = seed;
       round.ops_per_thread = static_cast<int>(std::min<long long>(ops_left, 300));
       round.seconds = std::max(0.001, std::chrono::duration<double>(deadline - Clock::now()).count());
-      StressReport one = run_zap(round);
+      StressReport one = test == "zap" ? run_zap(round) : run_remap(round);
       ops_left -= round.ops_per_thread;
       r.ops += one.ops;
       r.seconds += one.seconds;  // the concurrent phases
@@ -429,9 +431,9 @@ int main(int argc, char** argv) {
     const double total = std::chrono::duration<double>(Clock::now() - t0).count();
     // The share of checking: of the concurrent phases and checking, and of
     // the whole job (which also sets up each round's address space).
-    std::printf("zap: %d rounds; concurrent phase %.3f s (%.0f ops/s); checking %.3f s (%.0f checked ops/s, "
+    std::printf("%s: %d rounds; concurrent phase %.3f s (%.0f ops/s); checking %.3f s (%.0f checked ops/s, "
                 "%.0f%% of the time, %.0f%% of the job); total %.3f s (%.0f ops/s)\n",
-                rounds, r.seconds, r.ops_per_second(), r.check_seconds, r.checked_per_second(), r.check_share(),
+                test.c_str(), rounds, r.seconds, r.ops_per_second(), r.check_seconds, r.checked_per_second(), r.check_share(),
                 total > 0 ? 100 * r.check_seconds / total : 0, total, r.ops / total);
     r.seconds = total;
   }
@@ -450,7 +452,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!r.ok) {
-    if (test != "zap") std::printf("%s\n", failure_banner(cfg).c_str());  // zap's names its round
+    if (test != "zap" && test != "remap") std::printf("%s\n", failure_banner(cfg).c_str());  // theirs name the round
     std::printf("%s", r.explanation.c_str());
     return 1;
   }

@@ -59,6 +59,15 @@ TEST(ZapStress, WithoutThreads) {
   Expect(c, run_zap(c));
 }
 
+TEST(RemapStress, AccessesZapsMprotectsAndRemapsAreLinearizablePerPage) {
+  const StressConfig c = Config(4, 12);
+  Expect(c, run_remap(c));
+}
+TEST(RemapStress, WithoutThreads) {
+  const StressConfig c = Config(1, 12);
+  Expect(c, run_remap(c));
+}
+
 TEST(VmaLockStress, ReadersUnderLockVmaUnderRcuSeeAStableContainingVma) {
   const StressConfig c = Config(4, 21, 5000);
   Expect(c, run_vma_lock(c, /*vma_lock=*/true));

@@ -19,6 +19,7 @@
 #include "impl/kernel.h"
 #include "impl/mm.h"
 #include "impl/rcu.h"
+#include "stress/remap_check.h"
 #include "stress/zap_spec.h"
 #include "stress/zap_workload.h"
 #include "testing/impl_runner.h"
@@ -428,6 +429,70 @@ StressReport run_zap(const StressConfig& cfg) {
         !(impl.kernel().disk_page(impl_file, i) == want_from->system().disk_page(want_from->file_id(0), i)))
       fail(rep, "file page " + std::to_string(i) + " on disk differs from the model's");
   }
+  rep.check_seconds = std::chrono::duration<double>(Clock::now() - checking_from).count();
+  return rep;
+}
+
+// ---- remap --------------------------------------------------------------------
+
+StressReport run_remap(const StressConfig& cfg) {
+  EnvFault env_fault;
+  StressReport rep;
+  cmd::ImplRunner impl;
+  for (const ZapVma& v : kRemapVmas)
+    if (const std::string out = impl.apply(map_command(v)); out.rfind("ok", 0) != 0)
+      fail(rep, "setup " + cmd::to_string(map_command(v)) + ": " + out);
+  if (!rep.ok) return rep;
+
+  const int n = std::max(1, cfg.threads);
+  std::vector<std::vector<std::vector<Operation>>> recorded(n, std::vector<std::vector<Operation>>(kNumRemapVmas));
+  std::vector<std::uint64_t> commands(n, 0);
+  run_threads(cfg, rep, [&](int t, std::mt19937_64& rng, auto keep_going) {
+    int i = 0;
+    while (keep_going(i)) {
+      const int vi = static_cast<int>(rng() % kNumRemapVmas);
+      // An munmap and the mmap that follows it run back to back.
+      for (cmd::Command c : remap_commands(kRemapVmas[vi], rng)) {
+        c.cpu = static_cast<std::uint8_t>(t % cmd::kCpus);  // each thread a CPU, with its own TLB
+        Operation op;
+        op.client = t;
+        op.input = c;
+        op.call = now_ns();
+        op.output = impl.apply(op.input);
+        op.ret = now_ns();
+        recorded[t][vi].push_back(std::move(op));
+        ++i;
+      }
+    }
+    commands[t] = static_cast<std::uint64_t>(i);
+  });
+
+  const auto checking_from = Clock::now();
+  for (const std::uint64_t c : commands) rep.ops += c;
+  std::vector<std::string> failures(kNumRemapVmas + 1), notes(kNumRemapVmas);
+  CheckPool::get().run(kNumRemapVmas + 1, [&](int task, int) {
+    if (task == kNumRemapVmas) {
+      if (auto inv = impl.check_invariants(); !inv.empty()) failures[task] += "invariants:\n" + join_lines(inv);
+      if (auto bugs = impl.kernel().bugs(); !bugs.empty()) failures[task] += "kernel bugs:\n" + join_lines(bugs);
+      return;
+    }
+    std::vector<Operation> history;
+    for (auto& t : recorded)
+      for (auto& op : t[task]) history.push_back(std::move(op));
+    const RemapVerdict v = check_remap(task, history);
+    if (v.verdict == Verdict::kLinearizable) return;
+    if (v.verdict == Verdict::kUnknown) {
+      notes[task] = v.failure + "\n";
+      return;
+    }
+    std::string headline = v.failure.substr(0, v.failure.find('\n'));
+    failures[task] = v.failure + write_timeline(v.part, v.result,
+                                                "mmv-lin-remap-seed" + std::to_string(cfg.seed) + "-threads" +
+                                                    std::to_string(cfg.threads) + "-vma" + std::to_string(task),
+                                                failure_banner(cfg) + ", remap: " + headline, v.failure);
+  });
+  for (const std::string& f : failures) fail(rep, f);
+  for (const std::string& n : notes) rep.notes += n;
   rep.check_seconds = std::chrono::duration<double>(Clock::now() - checking_from).count();
   return rep;
 }

@@ -86,6 +86,14 @@ std::uint64_t now_ns();
 // data are checked after join.
 StressReport run_zap(const StressConfig& cfg);
 
+// The concurrent kernel oracle's workload on the impl: threads run
+// remap_commands (reads, writes, zaps, whole-VMA mprotects, munmap + mmap)
+// on kRemapVmas (anonymous, shared file, private file); each VMA's history
+// is checked page by page with stress::check_remap, as the oracle checks
+// the host kernel's (stress/remap_check.h), and the invariants and bugs
+// after join.
+StressReport run_remap(const StressConfig& cfg);
+
 // Readers under lock_vma_under_rcu (vma_lock = true) or the mmap read lock
 // (false), and one read in four under mmap_read_trylock, checking the VMA
 // they hold, while thread 0 munmaps, mmaps and mprotects (splits, merges)

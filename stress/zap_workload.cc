@@ -81,6 +81,16 @@ std::vector<cmd::Command> remap_commands(const ZapVma& v, std::mt19937_64& rng) 
   return {c};
 }
 
+const char* zap_kind_name(ZapKind k) {
+  switch (k) {
+    case ZapKind::kAnon: return "anonymous";
+    case ZapKind::kFile: return "shared file";
+    case ZapKind::kPrivateFile: return "private file";
+    case ZapKind::kDriver: return "driver";
+  }
+  return "?";
+}
+
 int zap_vma_of(const cmd::Command& c) { return vma_index(kZapVmas, c); }
 
 std::vector<std::pair<cmd::Command, std::string>> page_pieces(const cmd::Command& c, const std::string& outcome) {

@@ -22,6 +22,7 @@ namespace mmv::stress {
 // copies that a zap or munmap throws away; the kernel oracle's concurrent
 // workload maps one, model/oracle/concurrent_oracle.h).
 enum class ZapKind { kAnon, kFile, kDriver, kPrivateFile };
+const char* zap_kind_name(ZapKind k);  // "anonymous", "shared file", ...
 struct ZapVma {
   Addr start;
   std::uint64_t pages;
@@ -134,11 +135,13 @@ void append_recorded(std::vector<Operation>& history, const Operation& op) {
 // page), so a history records such an outcome as unknown: it changed
 // nothing, and it may be placed anywhere after its call.
 template <class Operation>
+bool observes_munmap_window(const Operation& o) {
+  return ((o.input.op == cmd::Op::kRead || o.input.op == cmd::Op::kWrite) && o.output == "error SIGSEGV") ||
+         ((o.input.op == cmd::Op::kZap || o.input.op == cmd::Op::kZapUnderVmaLock) && o.output == "error NO_VMA");
+}
+template <class Operation>
 bool in_munmap_window(const Operation& o, const Operation& u) {
-  const bool observes = ((o.input.op == cmd::Op::kRead || o.input.op == cmd::Op::kWrite) && o.output == "error SIGSEGV") ||
-                        ((o.input.op == cmd::Op::kZap || o.input.op == cmd::Op::kZapUnderVmaLock) &&
-                         o.output == "error NO_VMA");
-  if (!observes || u.input.op != cmd::Op::kMunmap) return false;
+  if (!observes_munmap_window(o) || u.input.op != cmd::Op::kMunmap) return false;
   const Addr page = (o.input.op == cmd::Op::kRead || o.input.op == cmd::Op::kWrite ? o.input.addr : o.input.addr2) / kPageSize;
   // An munmap of unknown outcome may still be running.
   return u.input.addr / kPageSize == page && u.call < o.ret && (!u.responded || o.call < u.ret);

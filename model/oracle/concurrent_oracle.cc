@@ -30,10 +30,9 @@
 
 #include "lincheck/history_file.h"
 #include "model/oracle/kernel_space.h"
-#include "stress/zap_spec.h"
+#include "stress/remap_check.h"
 #include "testing/cli.h"
 #include "testing/command_text.h"
-#include "testing/model_runner.h"
 
 namespace mmv::oracle {
 namespace {
@@ -44,7 +43,6 @@ using stress::ZapKind;
 using stress::ZapVma;
 using Clock = std::chrono::steady_clock;
 constexpr Addr kP = kPageSize;
-constexpr auto kCheckBudget = std::chrono::milliseconds(5000);
 
 // ---- recording ------------------------------------------------------------
 
@@ -202,105 +200,9 @@ bool is_remap(const Operation& o) {
   return (o.input.op == cmd::Op::kMunmap && o.output == "ok") ||
          (o.input.op == cmd::Op::kMmap && o.output.rfind("ok", 0) == 0);
 }
-// The page (VMA index << 32 | page in it) a piece or access works on.
-std::uint64_t page_key(const cmd::Command& c) {
-  const int v = stress::vma_index(stress::kRemapVmas, c);
-  const Addr a = c.op == cmd::Op::kMmap ? c.mmap.addr : c.op == cmd::Op::kZap ? c.addr2 : c.addr;
-  return static_cast<std::uint64_t>(v) << 32 | (a - stress::kRemapVmas[v].start) / kP;
-}
-
-// The part of `c` on its first page: what decides a failed mprotect, munmap,
-// mmap or zap of a VMA that is mapped or unmapped whole, as every VMA of
-// this workload is (its munmap and mmap cover all of it).
-cmd::Command first_page(cmd::Command c) {
-  switch (c.op) {
-    case cmd::Op::kMprotect:
-    case cmd::Op::kMunmap: c.len = std::min(c.len, kP - c.addr % kP); break;
-    case cmd::Op::kMmap: c.mmap.length = std::min(c.mmap.length, kP - c.mmap.addr % kP); break;
-    case cmd::Op::kZap:
-      c.addr = c.addr2;
-      c.len = std::min(c.len, kP - c.addr2 % kP);
-      break;
-    default: break;
-  }
-  return c;
-}
-
-// What `c` answers when it does all its work.
-std::string success(const cmd::Command& c) {
-  switch (c.op) {
-    case cmd::Op::kZap: return "zapped";
-    case cmd::Op::kMmap: return cmd::outcome(Result<Addr>(c.mmap.addr));
-    default: return "ok";
-  }
-}
-
-// The history in pieces: one command per page (page_pieces, and a failed
-// command reduced to its first page; one of unknown outcome split as if it
-// had done all its work, each piece unknown too).
-std::vector<Operation> pieces_of(const EpochHistory& h) {
-  std::vector<Operation> out;
-  for (const Operation& o : h.ops) {
-    const std::size_t from = out.size();
-    if (o.responded) {
-      stress::append_recorded(out, o);
-      if (out.size() == from + 1) out.back().input = first_page(out.back().input);
-      continue;
-    }
-    Operation done = o;
-    done.output = success(o.input);
-    stress::append_recorded(out, done);
-    for (std::size_t i = from; i < out.size(); ++i) {
-      out[i].responded = false;
-      out[i].output.clear();
-    }
-  }
-  return out;
-}
-
-// The pieces as checked: without what an munmap's window explains
-// (stress::in_munmap_window: it changed nothing, and neither ZapSpec nor
-// the reference model can say when it may happen), and with a wrong
-// specification's effect times where one is asked for. Every command then
-// works on one page, and ZapSpec's pages are independent of each other, so
-// the history is checked page by page (P-compositionality): its pieces do
-// not multiply the orders the search tries.
-std::vector<Operation> as_checked(const std::vector<Operation>& pieces, Strictness strictness) {
-  std::vector<Operation> out;
-  for (const Operation& o : pieces) {
-    if (std::any_of(pieces.begin(), pieces.end(), [&](const Operation& u) { return stress::in_munmap_window(o, u); }))
-      continue;
-    out.push_back(o);
-    if (strictness == Strictness::kZapAtReturn && is_zap(o) && o.ret > o.call + 1) out.back().call = o.ret - 1;
-    if (strictness == Strictness::kDowngradeAtCall && is_downgrade(o) && o.ret > o.call + 1) out.back().ret = o.call + 1;
-  }
-  return out;
-}
-
-cmd::ModelRunner model_of(int vma) {
-  cmd::ModelRunner m;
-  m.apply(stress::map_command(stress::kRemapVmas[vma]));
-  return m;
-}
-
-// The checked history's parts, one per page.
-std::vector<std::pair<std::uint64_t, std::vector<Operation>>> by_page(const std::vector<Operation>& checked) {
-  return lin::partition<Operation, std::uint64_t>(checked, [](const Operation& o) { return page_key(o.input); });
-}
-
 std::string kernel_release() {
   utsname u{};
   return uname(&u) == 0 ? std::string(u.sysname) + " " + u.release + " " + u.machine : "unknown";
-}
-
-std::string kind_name(ZapKind k) {
-  switch (k) {
-    case ZapKind::kAnon: return "anonymous";
-    case ZapKind::kFile: return "shared file";
-    case ZapKind::kPrivateFile: return "private file";
-    case ZapKind::kDriver: return "driver";
-  }
-  return "?";
 }
 
 std::string out_dir(const ConcurrentConfig& cfg) {
@@ -364,7 +266,7 @@ Reach reach_of(const std::vector<Operation>& history) {
   std::map<std::uint64_t, Spans> pages;
   for (const Operation& o : history) {
     if (is_access(o.input) || stress::vma_index(stress::kRemapVmas, o.input) < 0) continue;
-    Spans& s = pages[page_key(o.input)];
+    Spans& s = pages[stress::remap_page(o.input)];
     if (is_zap(o)) s.zap.push_back({o.call, o.ret});
     if (is_downgrade(o)) s.downgrade.push_back({o.call, o.ret});
     if (is_remap(o)) s.remap.push_back({o.call, o.ret});
@@ -375,7 +277,7 @@ Reach reach_of(const std::vector<Operation>& history) {
   Reach r;
   for (const Operation& o : history) {
     if (!is_access(o.input) || stress::vma_index(stress::kRemapVmas, o.input) < 0) continue;
-    auto it = pages.find(page_key(o.input));
+    auto it = pages.find(stress::remap_page(o.input));
     if (it == pages.end()) continue;
     if (o.input.op == cmd::Op::kRead && overlaps(o, it->second.zap)) ++r.read_zap;
     if (o.input.op == cmd::Op::kWrite && overlaps(o, it->second.downgrade)) ++r.write_downgrade;
@@ -385,60 +287,17 @@ Reach reach_of(const std::vector<Operation>& history) {
 }
 
 EpochVerdict check_epoch(const EpochHistory& h, Strictness strictness) {
-  EpochVerdict v;
-  v.pieces = pieces_of(h);
-  const ZapVma& vma = stress::kRemapVmas[h.vma];
-  const stress::ZapSpec spec(vma, cmd::file_contents(cmd::kFiles[0]));
-  const cmd::ModelRunner model = model_of(h.vma);
-  for (auto& [page, part] : by_page(as_checked(v.pieces, strictness))) {
-    const std::string where = "VMA " + std::to_string(h.vma) + " (" + kind_name(vma.kind) + "), page " +
-                              std::to_string(page & 0xffffffff);
-    v.result = stress::check_with(spec, spec.initial(), part, kCheckBudget);
-    v.states += v.result.states;
-    v.verdict = v.result.verdict;
-    v.part = std::move(part);
-    if (v.verdict == Verdict::kLinearizable) {
-      // ZapSpec is held to the reference model: its witness order must give
-      // every recorded outcome there too.
-      cmd::ModelRunner replay = model;
-      for (std::size_t i : v.result.order) {
-        const Operation& o = v.part[i];
-        if (const std::string got = replay.apply(o.input); o.responded && got != o.output) {
-          v.verdict = Verdict::kNotLinearizable;
-          v.failure = "ZapSpec's witness order for " + where + " does not replay on the reference model (a bug in "
-                      "stress/zap_spec.cc): " + cmd::to_string(o.input) + " gave " + got + ", recorded " + o.output;
-          return v;
-        }
-      }
-      continue;
-    }
-    if (v.verdict == Verdict::kUnknown) {
-      v.failure = "undecided, " + where + ": " + v.result.explanation;
-      return v;
-    }
-    if (strictness != Strictness::kExact) {
-      v.failure = std::string("not linearizable under the ") + strictness_name(strictness) + " specification, " +
-                  where + ":\n" + v.result.explanation;
-      return v;
-    }
-    // The reference model has the last word.
-    const stress::CheckResult ref =
-        stress::check_linearizable<cmd::ModelRunner>(model, v.part, kCheckBudget, cmd::state_hash);
-    v.states += ref.states;
-    if (ref.verdict == Verdict::kNotLinearizable) {
-      v.failure = "not linearizable, " + where + ", by ZapSpec and by the reference model:\n" + ref.explanation;
-      v.result = ref;
-    } else if (ref.verdict == Verdict::kLinearizable) {
-      v.failure = "ZapSpec rejects a history of " + where +
-                  " that the reference model accepts (a bug in stress/zap_spec.cc):\n" + v.result.explanation;
-    } else {
-      v.failure = "not linearizable by ZapSpec, " + where + " (the reference model's check: " + ref.explanation +
-                  "):\n" + v.result.explanation;
-    }
-    return v;
-  }
-  v.part.clear();
-  return v;
+  stress::RemapCheck how;
+  if (strictness == Strictness::kZapAtReturn)
+    how.adjust = [](Operation& o) {
+      if (is_zap(o) && o.ret > o.call + 1) o.call = o.ret - 1;
+    };
+  if (strictness == Strictness::kDowngradeAtCall)
+    how.adjust = [](Operation& o) {
+      if (is_downgrade(o) && o.ret > o.call + 1) o.ret = o.call + 1;
+    };
+  how.model_has_last_word = strictness == Strictness::kExact;
+  return stress::check_remap(h.vma, h.ops, how);
 }
 
 EpochHistory shrink_epoch(const EpochHistory& h, Strictness strictness) {
@@ -455,11 +314,11 @@ EpochHistory shrink_epoch(const EpochHistory& h, Strictness strictness) {
   //    for T can halve its range.
   const EpochVerdict whole = check_epoch(h, strictness);
   if (whole.verdict != Verdict::kNotLinearizable || whole.part.empty()) return h;
-  const std::uint64_t page = page_key(whole.part.front().input);
+  const std::uint64_t page = whole.page;
   EpochHistory on_page{h.vma, {}};
   for (const Operation& o : h.ops) {
-    const std::vector<Operation> pieces = pieces_of(EpochHistory{h.vma, {o}});
-    if (std::any_of(pieces.begin(), pieces.end(), [&](const Operation& p) { return page_key(p.input) == page; }))
+    const std::vector<Operation> pieces = stress::remap_pieces({o});
+    if (std::any_of(pieces.begin(), pieces.end(), [&](const Operation& p) { return stress::remap_page(p.input) == page; }))
       on_page.ops.push_back(o);
   }
   auto as_of = [&](std::uint64_t t) {
@@ -653,7 +512,7 @@ ConcurrentReport run_concurrent(const ConcurrentConfig& cfg) {
                              std::to_string(cfg.seed) + "-epoch" + std::to_string(epoch);
     const std::vector<std::string> comments = {
         "concurrent kernel oracle history (docs/oracle.md): VMA " + std::to_string(vma) + ", " +
-            kind_name(stress::kRemapVmas[vma].kind),
+            stress::zap_kind_name(stress::kRemapVmas[vma].kind),
         "kernel: " + kernel_release() + "; seed " + std::to_string(cfg.seed) + ", epoch " + std::to_string(epoch) +
             ", " + std::to_string(n) + " threads, specification " + strictness_name(cfg.strictness),
         "verdict: " + v.failure.substr(0, v.failure.find('\n'))};

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "stress/linearizability.h"
+#include "stress/remap_check.h"
 #include "stress/zap_workload.h"
 
 namespace mmv::oracle {
@@ -102,16 +103,10 @@ struct EpochHistory {
   std::vector<stress::Operation> ops;
 };
 
-// The verdict on a history: ZapSpec's, then the reference model's where
-// ZapSpec says no, page by page. `failure` is empty when linearizable.
-struct EpochVerdict {
-  stress::Verdict verdict = stress::Verdict::kLinearizable;
-  std::string failure;                 // what failed, with the window of operations
-  stress::CheckResult result;               // the check whose verdict is shown (for the timeline)
-  std::vector<stress::Operation> pieces;    // the history in page pieces (what reach_of counts)
-  std::vector<stress::Operation> part;      // not linearizable: the page's part of `checked` that is not
-  std::uint64_t states = 0;
-};
+// The verdict on a history: stress::check_remap's, with the wrong
+// specification's effect times where one is asked for (and then ZapSpec's
+// alone).
+using EpochVerdict = stress::RemapVerdict;
 EpochVerdict check_epoch(const EpochHistory& h, Strictness strictness);
 
 // A smaller history that is rejected for the same reason: the commands on
