@@ -132,8 +132,9 @@ void append_recorded(std::vector<Operation>& history, const Operation& op) {
 // load or store that the PTE allows as it is still goes through: the
 // concurrent kernel oracle found both (docs/oracle.md). Neither ZapSpec nor
 // the reference model has that window (their munmap is one change per
-// page), so a history records such an outcome as unknown: it changed
-// nothing, and it may be placed anywhere after its call.
+// page), so a check leaves such an outcome out of the history
+// (stress::check_remap): it changed nothing, and no specification here can
+// say when it may happen.
 template <class Operation>
 bool observes_munmap_window(const Operation& o) {
   return ((o.input.op == cmd::Op::kRead || o.input.op == cmd::Op::kWrite) && o.output == "error SIGSEGV") ||

@@ -146,7 +146,7 @@ int prot_bits(VmFlags prot) {
 class KernelVmas {
  public:
   KernelVmas(Addr base, std::uint64_t span_pages)
-      : base_(base), space_(base, span_pages, {cmd::file_contents(cmd::kFiles[0])}) {}
+      : base_(base), file_(cmd::file_contents(cmd::kFiles[0])), space_(base, span_pages, {file_}) {}
 
   Addr at(Addr model) const { return base_ + (model - stress::kZapBase); }
 
@@ -155,9 +155,8 @@ class KernelVmas {
   std::string reset(const ZapVma& v) {
     if (const int e = space_.munmap(at(v.start), v.pages * kP)) return "munmap: " + errno_outcome(e);
     if (v.kind == ZapKind::kFile) {
-      const std::vector<PageBytes> file = cmd::file_contents(cmd::kFiles[0]);
       for (std::uint64_t i = 0; i < v.pages; ++i)
-        if (!space_.write_file_page(0, v.pgoff + i, file[v.pgoff + i])) return "pwrite of the file failed";
+        if (!space_.write_file_page(0, v.pgoff + i, file_[v.pgoff + i])) return "pwrite of the file failed";
     }
     const std::string out = run(stress::map_command(v));
     return out.rfind("ok", 0) == 0 ? "" : "mmap: " + out;
@@ -194,6 +193,7 @@ class KernelVmas {
 
  private:
   Addr base_;
+  std::vector<PageBytes> file_;  // file slot 0 as first written
   KernelSpace space_;
 };
 
@@ -524,16 +524,11 @@ ConcurrentReport run_concurrent(const ConcurrentConfig& cfg) {
         "kernel: " + kernel_release() + "; seed " + std::to_string(cfg.seed) + ", epoch " + std::to_string(epoch) +
             ", " + std::to_string(n) + " threads, specification " + strictness_name(cfg.strictness),
         "verdict: " + v.failure.substr(0, v.failure.find('\n'))};
-    std::ofstream(stem + ".edn") << [&] {
-      std::ostringstream os;
-      write_history(os, h, comments);
-      return os.str();
-    }();
-    std::ofstream(stem + "-shrunk.edn") << [&] {
-      std::ostringstream os;
-      write_history(os, small, comments);
-      return os.str();
-    }();
+    {
+      std::ofstream whole(stem + ".edn"), shrunk(stem + "-shrunk.edn");
+      write_history(whole, h, comments);
+      write_history(shrunk, small, comments);
+    }
     std::string finding = "epoch " + std::to_string(epoch) + ": " + v.failure + "\n  history: " + stem + ".edn (" +
                           std::to_string(h.ops.size()) + " operations)\n  shrunk:  " + stem + "-shrunk.edn (" +
                           std::to_string(small.ops.size()) + " operations)\n";
