@@ -133,6 +133,17 @@ enum class Fault {
   // grace period, while lock_vma_under_rcu readers may still walk it
   // (StackRot's class: a VMA-tree node freed without waiting for RCU).
   kSnapshotFreedWithoutRcu,
+  // MmWithUser::put_user (mmput, mmput_async): the user reference is
+  // dropped with a plain decrement, and the count is read again to decide
+  // who tears down (atomic_dec, then atomic_read == 0) instead of using the
+  // decrement's own result: when two last users drop together, both can
+  // read 0 and both tear the mm down. The window is one load.
+  kMmputRereadsCount,
+  // rcu's grace_period_and_free takes the callbacks it frees when the grace
+  // period ends instead of before it starts: an object retired while the
+  // grace period ran is freed at its end, though a reader that began during
+  // it (and was not waited for) may still hold it.
+  kRetireInGracePeriod,
 };
 
 constexpr const char* fault_name(Fault f) {
@@ -162,6 +173,8 @@ constexpr const char* fault_name(Fault f) {
     case Fault::kZapForgetsAccessed: return "kZapForgetsAccessed";
     case Fault::kInsertPageNotMixedMap: return "kInsertPageNotMixedMap";
     case Fault::kSnapshotFreedWithoutRcu: return "kSnapshotFreedWithoutRcu";
+    case Fault::kMmputRereadsCount: return "kMmputRereadsCount";
+    case Fault::kRetireInGracePeriod: return "kRetireInGracePeriod";
   }
   return "?";
 }
@@ -214,6 +227,10 @@ inline constexpr FaultInfo kFaultCatalogue[] = {
      "property"},
     {Fault::kSnapshotFreedWithoutRcu, "CVE-2023-3269 (StackRot): a VMA-tree node freed without waiting for RCU",
      "use-after-free", "sched (asan)"},
+    {Fault::kMmputRereadsCount, "atomic_dec_and_test's rule: the last reference is the one whose decrement hit zero, "
+     "not whoever reads zero afterwards", "refcount", "sched (asan)"},
+    {Fault::kRetireInGracePeriod, "RCU callbacks wait for a grace period that starts after call_rcu, "
+     "never one already running (rcu_segcblist's segments)", "use-after-free", "sched (asan)"},
 };
 
 // The fault spelled `name` as fault_name() spells it, if there is one.

@@ -95,6 +95,14 @@ void MmWithUser::mmget() {
 }
 
 bool MmWithUser::put_user() {
+  // Test-only fault (impl/fault_switch.h): the decision made on a re-read.
+  if (fault_active(Fault::kMmputRereadsCount)) {
+    if (users_.dec() == AtomicRefcount::Event::kUnderflow) {
+      kernel_.report_bug("mmput with mm_users == 0");
+      return false;
+    }
+    return users_.value() == 0;
+  }
   switch (users_.dec()) {
     case AtomicRefcount::Event::kUnderflow:
       kernel_.report_bug("mmput with mm_users == 0");

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "impl/fault_switch.h"
 #include "impl/sanitizers.h"
 #include "impl/sched_hooks.h"
 
@@ -47,11 +48,20 @@ std::mutex g_retired_mu;
 std::vector<std::function<void()>> g_retired;  // guarded by g_retired_mu
 std::mutex g_reclaim_mu;  // one grace period + free pass at a time
 
-// Under the controlled scheduler (impl/sched_hooks.h): how many scheduled
-// threads are inside a read section. A grace period waits for them as a
-// scheduler wait, so that liburcu never blocks the one running thread on a
-// reader the scheduler has paused.
-std::atomic<int> g_scheduled_readers{0};
+// Under the controlled scheduler (impl/sched_hooks.h) the grace period is
+// the scheduler's own, in two phases as SRCU counts them: each read section
+// counts itself in the phase current when it began, and a grace period
+// flips the phase, then waits (a scheduler wait) until the old phase has no
+// reader left. So it waits for the readers that were inside when it started
+// and for no one else, as Linux's does: a reader that begins during it is
+// not waited for, which is what makes a retire during a grace period a
+// window to explore. liburcu's synchronize_rcu would also wait for those
+// later readers, and block the one running thread on a reader the
+// scheduler has paused: it is left out of scheduled runs, whose threads
+// are all scheduled.
+std::atomic<int> g_scheduled_readers[2] = {0, 0};
+std::atomic<int> g_phase{0};
+thread_local int t_phase = 0;  // the phase this thread's read section counts in
 
 // std::lock_guard, but a scheduler wait under the scheduler.
 class SchedGuard {
@@ -65,23 +75,40 @@ class SchedGuard {
   std::mutex& mu_;
 };
 
+// Takes what was retired so far (under g_retired_mu).
+std::vector<std::function<void()>> take_retired() {
+  std::vector<std::function<void()>> batch;
+  SchedGuard g(g_retired_mu);
+  batch.swap(g_retired);
+  return batch;
+}
+
 void grace_period_and_free() {
   SchedGuard one_at_a_time(g_reclaim_mu);
+  // What this grace period may free is what was retired before it began.
+  // Test-only fault (impl/fault_switch.h): taken after it ends instead.
+  const bool late = fault_active(Fault::kRetireInGracePeriod);
   std::vector<std::function<void()>> batch;
-  {
-    SchedGuard g(g_retired_mu);
-    batch.swap(g_retired);
+  if (!late) {
+    batch = take_retired();
+    if (batch.empty()) return;
+  } else if (pending() == 0) {
+    return;
   }
-  if (batch.empty()) return;
   if (sched_active()) {
-    sched_point("rcu grace period");
-    while (g_scheduled_readers.load(std::memory_order_acquire) > 0)
-      sched_block_on(&g_scheduled_readers, "rcu grace period");
+    sched_point("rcu grace period start");
+    const int old = g_phase.load(std::memory_order_relaxed);
+    g_phase.store(1 - old, std::memory_order_relaxed);
+    while (g_scheduled_readers[old].load(std::memory_order_acquire) > 0)
+      sched_block_on(&g_scheduled_readers[old], "rcu grace period");
+    sched_point("rcu grace period end");
+  } else {
+    urcu_memb_synchronize_rcu();
   }
-  urcu_memb_synchronize_rcu();
 #if MMV_TSAN
   (void)g_readers_done.load(std::memory_order_acquire);
 #endif
+  if (late) batch = take_retired();
   for (auto& f : batch) f();
 }
 
@@ -90,7 +117,10 @@ void grace_period_and_free() {
 ReadGuard::ReadGuard() {
   t_registration.ensure();
   if (t_depth++ == 0) {
-    if (sched_active()) g_scheduled_readers.fetch_add(1, std::memory_order_relaxed);
+    if (sched_active()) {
+      t_phase = g_phase.load(std::memory_order_relaxed);
+      g_scheduled_readers[t_phase].fetch_add(1, std::memory_order_relaxed);
+    }
     urcu_memb_read_lock();
   }
 }
@@ -102,8 +132,8 @@ ReadGuard::~ReadGuard() {
 #endif
     urcu_memb_read_unlock();
     if (sched_active()) {
-      g_scheduled_readers.fetch_sub(1, std::memory_order_release);
-      sched_released(&g_scheduled_readers);
+      g_scheduled_readers[t_phase].fetch_sub(1, std::memory_order_release);
+      sched_released(&g_scheduled_readers[t_phase]);
       sched_point("rcu read unlock");
     }
   }
@@ -120,6 +150,7 @@ void unregister_thread() {
 }
 
 void retire(std::function<void()> free) {
+  sched_point("rcu retire");
   SchedGuard g(g_retired_mu);
   g_retired.push_back(std::move(free));
 }
@@ -130,6 +161,9 @@ std::size_t pending() {
 }
 
 void reclaim(std::size_t threshold) {
+  // Under the scheduler every chance is taken: a grace period per call
+  // gives PCT a grace period to place each retire and each reader inside.
+  if (sched_active()) threshold = 0;
   if (in_read_section() || pending() <= threshold) return;
   grace_period_and_free();
 }

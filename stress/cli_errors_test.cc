@@ -54,7 +54,7 @@ void ExpectRefused(const char* program, const std::vector<Case>& cases, int stat
 const std::string kThreads = "is not an integer from 1 to 16";
 const std::string kSeconds = "is not a number of seconds > 0 and <= 1e+06";
 const std::string kSeed = "is not a seed: an unsigned 64-bit integer, decimal or 0x hex";
-const std::string kTests = "zap, remap, vmalock, mmaplock, refcount, teardown, teardown-async, teardown-mixed, writeback, tlb";
+const std::string kTests = "zap, remap, vmalock, mmaplock, refcount, teardown, teardown-async, teardown-mixed, lifetime, writeback, tlb";
 
 TEST(CliErrors, StressRunnerRefusesBadNumbers) {
   const std::string p = "stress_runner: ";

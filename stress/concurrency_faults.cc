@@ -54,6 +54,21 @@ std::vector<ConcurrencyFault> make_cases() {
   // allocator's cache keeps them), which a load may legitimately return.
   c.push_back({Fault::kFreeBeforeFlush, "tlb", 2, 20, 1001, {"--sched=pct", "--depth=3", "--schedules=500"},
                {Ending::kAsan}});
+  // Two last users both read mm_users == 0 after their decrements, and both
+  // tear down: found where the last references of every kind are dropped
+  // together, once per short-lived mm (lifetime). The second teardown drops
+  // the users' mm_count share twice, and the mm is freed under a holder.
+  // Without ASan what that freed memory does next is up to the allocator
+  // (a crash, a wrong count, or a loop on garbage): not a verdict that
+  // replays.
+  c.push_back({Fault::kMmputRereadsCount, "lifetime", 2, 4, 1, {"--sched=pct", "--depth=2", "--schedules=500"},
+               {Ending::kAsan}});
+  // A grace period frees what was retired while it ran: a reader that began
+  // after it started and loaded the old snapshot finds it freed. Random
+  // picks find it first: it takes three switches close together (the
+  // grace period's end, a reader's start, a writer's retire).
+  c.push_back({Fault::kRetireInGracePeriod, "remap", 3, 10, 1, {"--sched=random", "--schedules=500"},
+               {Ending::kAsan}});
   // A snapshot freed under a reader of lock_vma_under_rcu.
   c.push_back({Fault::kSnapshotFreedWithoutRcu, "vmalock", 3, 40, 1000, {"--sched=pct", "--depth=2", "--schedules=500"},
                {Ending::kAsan}});

@@ -102,7 +102,8 @@ TEST(SchedCatchDeadlock, ReportNamesPositionsAndHeldLocks) {
 
 TEST(SchedCatch, TheUnfaultedWorkloadsPassUnderTheScheduler) {
   for (const char* test :
-       {"refcount", "vmalock", "mmaplock", "zap", "teardown", "teardown-async", "teardown-mixed", "writeback", "tlb"}) {
+       {"refcount", "vmalock", "mmaplock", "zap", "remap", "teardown", "teardown-async", "teardown-mixed", "lifetime",
+        "writeback", "tlb"}) {
     ChildRun run;
     run.argv = {MMV_STRESS_RUNNER, std::string("--test=") + test, "--threads=3", "--seed=3", "--ops=40",
                 "--sched=pct", "--depth=3", "--schedules=20"};

@@ -1,5 +1,5 @@
 // stress_runner: the stress workloads (stress/workload.h) for long jobs.
-//   stress_runner --test=zap|vmalock|mmaplock|refcount|teardown|teardown-async|teardown-mixed|writeback|tlb
+//   stress_runner --test=zap|remap|vmalock|mmaplock|refcount|teardown|teardown-async|teardown-mixed|lifetime|writeback|tlb
 //                 [--threads N] [--seconds S] [--seed X] [--ops K]
 //                 [--sched=random|pct|dfs --depth D --bound B --schedules N
 //                  --shrink TRIES]
@@ -78,7 +78,7 @@ void set_replay(const std::string& line) {
 constexpr std::string_view kProgram = "stress_runner";
 const std::vector<std::string_view> kTests = {"zap",      "remap",          "vmalock",        "mmaplock",
                                               "refcount", "teardown",       "teardown-async", "teardown-mixed",
-                                              "writeback", "tlb"};
+                                              "lifetime", "writeback", "tlb"};
 const std::vector<std::string_view> kOptions = {"--test",  "--threads", "--seconds", "--seed",      "--ops",
                                                 "--sched", "--depth",   "--bound",   "--schedules", "--shrink",
                                                 "--help"};
@@ -118,6 +118,7 @@ std::optional<StressReport> run_one(const std::string& test, const StressConfig&
   if (test == "teardown") return run_teardown(cfg, Teardown::kSync);
   if (test == "teardown-async") return run_teardown(cfg, Teardown::kAsync);
   if (test == "teardown-mixed") return run_teardown(cfg, Teardown::kMixed);
+  if (test == "lifetime") return run_lifetime(cfg);
   if (test == "writeback") return run_writeback(cfg);
   if (test == "tlb") return run_tlb(cfg);
   return std::nullopt;
@@ -398,11 +399,13 @@ int main(int argc, char** argv) {
   if (scheduled)
     return run_scheduled(test, cfg, sched_strategy, depth, bound, shrink_tries, schedules, argv[0], *split.value);
   StressReport r;
-  if (test == "zap" || test == "remap") {
+  const bool in_rounds = test == "zap" || test == "remap" || test == "lifetime";
+  if (in_rounds) {
     // The linearizability check bounds one history to a few hundred
-    // operations per VMA: a long zap or remap job is a series of rounds,
-    // each a fresh run with the next seed, until --seconds or --ops is used
-    // up.
+    // operations per VMA, and lifetime makes its address spaces (one per
+    // operation) before it starts: a long zap, remap or lifetime job is a
+    // series of rounds, each a fresh run with the next seed, until
+    // --seconds or --ops is used up.
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + std::chrono::duration<double>(cfg.seconds);
     const auto t0 = Clock::now();
@@ -414,7 +417,7 @@ int main(int argc, char** argv) {
       round.seed = seed;
       round.ops_per_thread = static_cast<int>(std::min<long long>(ops_left, 300));
       round.seconds = std::max(0.001, std::chrono::duration<double>(deadline - Clock::now()).count());
-      StressReport one = test == "zap" ? run_zap(round) : run_remap(round);
+      StressReport one = *run_one(test, round);
       ops_left -= round.ops_per_thread;
       r.ops += one.ops;
       r.seconds += one.seconds;  // the concurrent phases
@@ -452,7 +455,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!r.ok) {
-    if (test != "zap" && test != "remap") std::printf("%s\n", failure_banner(cfg).c_str());  // theirs name the round
+    if (!in_rounds) std::printf("%s\n", failure_banner(cfg).c_str());  // theirs name the round
     std::printf("%s", r.explanation.c_str());
     return 1;
   }

@@ -115,6 +115,15 @@ TEST(TeardownStress, AsyncWithoutThreads) {
   Expect(c, run_teardown(c, Teardown::kAsync));
 }
 
+TEST(LifetimeStress, TheLastReferencesOfEachKindDroppedTogether) {
+  const StressConfig c = Config(4, 44, 300);
+  Expect(c, run_lifetime(c));
+}
+TEST(LifetimeStress, WithoutThreads) {
+  const StressConfig c = Config(1, 44, 300);
+  Expect(c, run_lifetime(c));
+}
+
 TEST(WritebackStress, TwoMmsShareAFileAndNoWriteIsLost) {
   const StressConfig c = Config(4, 51, 2000);
   Expect(c, run_writeback(c));

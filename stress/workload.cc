@@ -842,6 +842,86 @@ StressReport run_teardown(const StressConfig& cfg, Teardown how) {
 }
 
 
+// ---- short lives -----------------------------------------------------------------
+
+StressReport run_lifetime(const StressConfig& cfg) {
+  EnvFault env_fault;
+  StressReport rep;
+  impl::Kernel kernel(kernel_worker(cfg));
+  const int n = std::max(1, cfg.threads);
+  const int lives = std::max(1, cfg.ops_per_thread);
+  constexpr Addr kAt = 0x54000000;
+  // keep[i]: the checker's own mm_count reference to life i, held to the end.
+  std::vector<impl::ARef<impl::Mm>> keep;
+  // refs[t][i]: thread t's user and mm_count references to life i.
+  struct Refs {
+    std::optional<impl::ARef<impl::MmWithUser>> user;
+    std::optional<impl::ARef<impl::Mm>> count;
+  };
+  std::vector<std::vector<Refs>> refs(n, std::vector<Refs>(lives));
+  for (int i = 0; i < lives; ++i) {
+    impl::ARef<impl::MmWithUser> mm = kernel.mm_alloc(cmd::kWindowLo, cmd::kWindowHi);
+    MmapRequest req;
+    req.addr = kAt;
+    req.length = 2 * kP;
+    req.fixed = true;
+    if (!mm->mmap(req).ok() || !mm->write(kAt, 1, 0).ok()) {
+      fail(rep, "setup of life " + std::to_string(i) + " failed");
+      return rep;
+    }
+    keep.push_back(mm->grab());
+    for (int t = 0; t < n; ++t) {
+      refs[t][i].user = mm;
+      refs[t][i].count = keep.back();
+    }
+  }  // the setup's own references are gone: the threads' and keep's are left
+
+  std::vector<std::string> errors(n);
+  std::vector<std::uint64_t> ops(n, 0);
+  run_threads(cfg, rep, [&](int t, std::mt19937_64& rng, auto keep_going) {
+    // An mmput or an mmput_async, at random: both can be the last.
+    auto put = [&](impl::ARef<impl::MmWithUser> u) {
+      if (rng() % 2) u.into_raw()->mmput_async();
+    };
+    for (int i = 0; i < lives && keep_going(i); ++i, ++ops[t]) {
+      impl::ARef<impl::MmWithUser> user = std::move(*refs[t][i].user);
+      impl::ARef<impl::Mm> count = std::move(*refs[t][i].count);
+      refs[t][i] = Refs{};
+      const bool user_first = rng() % 2;
+      if (user_first) put(std::move(user));
+      if (auto again = count->mmget_not_zero()) {
+        if ((*again)->life() != LifeState::kLive) errors[t] = "a user reference to a torn-down mm";
+        const Result<std::uint8_t> got = (*again)->read(kAt, t);
+        if (!got.ok() || got.value() != 1)
+          errors[t] = "life " + std::to_string(i) + " reads " +
+                      (got.ok() ? std::to_string(got.value()) : std::string("an error")) + " through mmget_not_zero";
+        put(std::move(*again));
+      }
+      if (!user_first) put(std::move(user));
+      count = impl::ARef<impl::Mm>::adopt(nullptr);  // mmdrop
+    }
+  }, &kernel);
+  // What the threads did not reach (out of time under OS threads) ends here.
+  refs.clear();
+  kernel.drain_work();
+  for (int t = 0; t < n; ++t) {
+    rep.ops += ops[t];
+    if (!errors[t].empty()) fail(rep, "thread " + std::to_string(t) + ": " + errors[t]);
+  }
+  if (auto bugs = kernel.bugs(); !bugs.empty()) fail(rep, "kernel bugs:\n" + join_lines(bugs));
+  for (int i = 0; i < lives; ++i) {
+    const impl::Mm& m = *keep[i];
+    if (m.life() != LifeState::kTornDown || m.mm_users() != 0 || m.mm_count() != 1) {
+      fail(rep, "life " + std::to_string(i) + " after the run: mm_users = " + std::to_string(m.mm_users()) +
+                    ", mm_count = " + std::to_string(m.mm_count()) + " (want 0 and 1, torn down)");
+      break;
+    }
+  }
+  keep.clear();  // frees them: check_mm runs
+  if (auto bugs = kernel.bugs(); !bugs.empty()) fail(rep, "kernel bugs after free:\n" + join_lines(bugs));
+  return rep;
+}
+
 // ---- writeback, two mms ----------------------------------------------------------
 
 StressReport run_writeback(const StressConfig& cfg) {

@@ -112,6 +112,18 @@ StressReport run_refcount(const StressConfig& cfg);
 enum class Teardown { kSync, kAsync, kMixed };
 StressReport run_teardown(const StressConfig& cfg, Teardown how);
 
+// Short lives, many of them: ops_per_thread address spaces, each made
+// before the threads start with one user and one mm_count reference per
+// thread. For each in turn, every thread ends both of its references, in
+// an order of its own: mmput or mmput_async, an mmget_not_zero through its
+// mm_count reference (a read with what it gets, then mmput or
+// mmput_async), and mmdrop. So the last reference of each kind is dropped,
+// or taken, by different threads at about the same time, once per address
+// space. Checked after join: no kernel bug, every mm torn down once with
+// mm_users 0 and only the checker's mm_count reference left, no user
+// reference to a torn-down mm.
+StressReport run_lifetime(const StressConfig& cfg);
+
 // Two address spaces sharing one file: threads write their own bytes of it
 // (and of an anonymous area) through mm A while thread 0 writes the file
 // back, mprotects pages of A's file mapping read-only or writable (a
