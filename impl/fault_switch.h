@@ -144,6 +144,14 @@ enum class Fault {
   // grace period ran is freed at its end, though a reader that began during
   // it (and was not waited for) may still hold it.
   kRetireInGracePeriod,
+  // MmapLock::unlock moves mm_lock_seq on with a relaxed increment instead
+  // of a release (vma_end_write_all without its store-release): a VMA
+  // reader whose acquire load sees the new number does not also see what
+  // the writer did before unlocking -- e.g. that it detached the VMA --
+  // and may lock a VMA munmap has removed. Only weak memory shows it: on
+  // x86 the increment is a locked instruction either way, and every value
+  // involved is atomic, so ThreadSanitizer has no race to report.
+  kSeqUnlockRelaxed,
 };
 
 constexpr const char* fault_name(Fault f) {
@@ -175,6 +183,7 @@ constexpr const char* fault_name(Fault f) {
     case Fault::kSnapshotFreedWithoutRcu: return "kSnapshotFreedWithoutRcu";
     case Fault::kMmputRereadsCount: return "kMmputRereadsCount";
     case Fault::kRetireInGracePeriod: return "kRetireInGracePeriod";
+    case Fault::kSeqUnlockRelaxed: return "kSeqUnlockRelaxed";
   }
   return "?";
 }
@@ -231,6 +240,8 @@ inline constexpr FaultInfo kFaultCatalogue[] = {
      "not whoever reads zero afterwards", "refcount", "sched (asan)"},
     {Fault::kRetireInGracePeriod, "RCU callbacks wait for a grace period that starts after call_rcu, "
      "never one already running (rcu_segcblist's segments)", "use-after-free", "sched (asan)"},
+    {Fault::kSeqUnlockRelaxed, "'mm: fix memory ordering for mm_lock_seq and vm_lock_seq' (Jann Horn, 2023): "
+     "the store-release of mm_lock_seq at mmap_write_unlock", "lock", "sched (asan)"},
 };
 
 // The fault spelled `name` as fault_name() spells it, if there is one.

@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <shared_mutex>
 
+#include "impl/atomic.h"
+#include "impl/fault_switch.h"
 #include "impl/lockdep.h"
 #include "impl/sched_hooks.h"
 #include "impl/thread_annotations.h"
@@ -34,7 +36,8 @@ class MMV_CAPABILITY("mmap_lock") MmapLock {
     sched_lock(rw_, "mmap write lock");
   }
   void unlock() MMV_RELEASE() {
-    seq_.fetch_add(1, std::memory_order_release);
+    // Test-only fault (impl/fault_switch.h): the increment relaxed.
+    seq_.fetch_add(1, fault_active(Fault::kSeqUnlockRelaxed) ? std::memory_order_relaxed : std::memory_order_release);
     lockdep::release(lockdep::LockClass::kMmap, this);
     sched_unlock(rw_);
   }
@@ -45,6 +48,7 @@ class MMV_CAPABILITY("mmap_lock") MmapLock {
   bool try_lock_shared() MMV_TRY_ACQUIRE_SHARED(true) {
     sched_point("mmap read trylock");
     if (!rw_.try_lock_shared()) return false;
+    sched_acquired(&rw_);
     lockdep::acquire(lockdep::LockClass::kMmap, this, /*trylock=*/true);
     return true;
   }
@@ -68,7 +72,7 @@ class MMV_CAPABILITY("mmap_lock") MmapLock {
   std::shared_mutex rw_;
   // Its own cache line: every read-locker writes rw_, and every per-VMA
   // lock attempt reads seq_.
-  alignas(64) std::atomic<std::uint64_t> seq_{0};
+  alignas(64) Atomic<std::uint64_t> seq_{0};
 };
 
 }  // namespace mmv::impl

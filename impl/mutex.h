@@ -24,6 +24,7 @@ class MMV_CAPABILITY("mutex") Mutex {
   bool try_lock() MMV_TRY_ACQUIRE(true) {
     sched_point("mutex trylock");
     if (!mu_.try_lock()) return false;
+    sched_acquired(&mu_);
     lockdep::acquire(cls_, this, /*trylock=*/true);
     return true;
   }

@@ -101,6 +101,7 @@ void grace_period_and_free() {
     g_phase.store(1 - old, std::memory_order_relaxed);
     while (g_scheduled_readers[old].load(std::memory_order_acquire) > 0)
       sched_block_on(&g_scheduled_readers[old], "rcu grace period");
+    sched_acquired(&g_scheduled_readers[old]);  // every old reader's end happens before
     sched_point("rcu grace period end");
   } else {
     urcu_memb_synchronize_rcu();

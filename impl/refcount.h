@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "impl/atomic.h"
 #include "impl/sched_hooks.h"
 
 namespace mmv::impl {
@@ -123,7 +124,7 @@ class AtomicRefcount {
   }
 
  private:
-  std::atomic<std::uint32_t> v_;
+  Atomic<std::uint32_t> v_;
 };
 
 }  // namespace mmv::impl

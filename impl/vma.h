@@ -37,6 +37,7 @@
 #include <limits>
 #include <shared_mutex>
 
+#include "impl/atomic.h"
 #include "impl/lockdep.h"
 #include "impl/sched_hooks.h"
 #include "impl/thread_annotations.h"
@@ -59,6 +60,7 @@ class MMV_CAPABILITY("vma_lock") VmaLock {
   bool try_lock_shared() MMV_TRY_ACQUIRE_SHARED(true) {
     sched_point("vma read trylock");
     if (!rw_.try_lock_shared()) return false;
+    sched_acquired(&rw_);
     lockdep::acquire(lockdep::LockClass::kVma, this, /*trylock=*/true);
     return true;
   }
@@ -123,8 +125,8 @@ class VmaRef {
   std::atomic<std::uint64_t> anon_vma_{0};
   VmaLock lock_;
   static constexpr std::uint64_t kNeverLocked = std::numeric_limits<std::uint64_t>::max();
-  std::atomic<std::uint64_t> vm_lock_seq_{kNeverLocked};
-  std::atomic<bool> detached_{true};
+  Atomic<std::uint64_t> vm_lock_seq_{kNeverLocked};
+  Atomic<bool> detached_{true};
 };
 
 class VmaMixedMap : public VmaRef {

@@ -33,6 +33,9 @@
 #define MMV_NO_TSAN __attribute__((no_sanitize("thread"), noinline))
 
 namespace mmv::sched {
+
+thread_local constinit bool detail::t_weak_memory = false;
+
 namespace {
 
 enum class Status : std::uint8_t { kRunnable, kBlocked, kFinished };
@@ -77,6 +80,9 @@ struct State {
   std::size_t record_cap = 0;
   int ending = 0;  // 0 running, then 1 + RunResult::Ending
   char report[4096] = {};
+  bool weak = false;  // Options::weak_memory
+  std::uint64_t weak_choices = 0;
+  std::uint64_t stale_reads = 0;
 };
 
 // The baton holds a token: the run's generation times 32 plus the thread's
@@ -290,6 +296,244 @@ MMV_NO_TSAN void at_finish() {
   reschedule(s, me, false);
 }
 
+// ---- Weak memory -------------------------------------------------------------
+//
+// Plain arrays, made once and touched only in uninstrumented functions (as
+// the rest of the scheduler's state). An entry belongs to the run whose
+// generation it carries; older ones are free, so a run starts with no
+// history and no clearing.
+
+using Clock = std::uint32_t[kMaxThreads];
+
+struct WeakStore {
+  std::uint64_t value;
+  std::uint64_t seq;    // its place in the run's stores (modification order per location)
+  std::int32_t tid;     // the storing thread
+  std::uint32_t epoch;  // its clock entry at the store
+  Clock rel;            // what an acquire that reads it comes to happen after
+};
+
+struct WeakLoc {
+  const void* key;
+  int generation;
+  int count;  // stores kept, newest at (head - 1) mod kWeakHistory
+  int head;
+  WeakStore s[kWeakHistory];
+  std::uint64_t seen[kMaxThreads];  // per thread: the seq of the newest store it read or wrote
+};
+
+struct WeakSync {
+  const void* key;
+  int generation;
+  Clock clock;
+};
+
+constexpr std::size_t kWeakLocs = 1u << 14;
+constexpr std::size_t kWeakSyncs = 1u << 12;
+
+struct Weak {
+  Clock clock[kMaxThreads];
+  std::uint64_t next_seq;
+  std::uint64_t overflow;  // locations or sync objects the tables had no room for
+  WeakLoc locs[kWeakLocs];
+  WeakSync syncs[kWeakSyncs];
+};
+Weak* g_weak = nullptr;  // made by the first run with weak memory
+
+MMV_NO_TSAN std::size_t hash_ptr(const void* p) {
+  auto x = reinterpret_cast<std::uintptr_t>(p);
+  x ^= x >> 17;
+  x *= 0xed5ad4bbu;
+  x ^= x >> 11;
+  return static_cast<std::size_t>(x);
+}
+
+// The entry for key in this run (made empty if new), or null when full.
+template <class Entry, std::size_t N>
+MMV_NO_TSAN Entry* weak_entry(Entry (&table)[N], const void* key) {
+  const int gen = g_generation;
+  for (std::size_t i = hash_ptr(key) % N, probes = 0; probes < 64; i = (i + 1) % N, ++probes) {
+    Entry& e = table[i];
+    if (e.generation == gen && e.key == key) return &e;
+    if (e.generation != gen) {
+      std::memset(static_cast<void*>(&e), 0, sizeof e);
+      e.key = key;
+      e.generation = gen;
+      return &e;
+    }
+  }
+  ++g_weak->overflow;
+  return nullptr;
+}
+
+MMV_NO_TSAN void join(Clock& into, const Clock& from) {
+  for (int i = 0; i < kMaxThreads; ++i) into[i] = std::max(into[i], from[i]);
+}
+
+bool is_acquire(int order) {
+  return order == static_cast<int>(std::memory_order_acquire) || order == static_cast<int>(std::memory_order_consume) ||
+         order == static_cast<int>(std::memory_order_acq_rel) || order == static_cast<int>(std::memory_order_seq_cst);
+}
+bool is_release(int order) {
+  return order == static_cast<int>(std::memory_order_release) || order == static_cast<int>(std::memory_order_acq_rel) ||
+         order == static_cast<int>(std::memory_order_seq_cst);
+}
+
+// The k-th newest store kept for L (k = 0: the newest).
+MMV_NO_TSAN WeakStore& nth_newest(WeakLoc& L, int k) {
+  return L.s[(L.head - 1 - k + 2 * kWeakHistory) % kWeakHistory];
+}
+
+// A location's first store of the run (or of its object's life) keeps the
+// value it replaces, as a store that happens before everything: the value
+// the location held before the threads started, or that its constructor
+// gave it.
+MMV_NO_TSAN void keep_initial(WeakLoc& L, std::uint64_t before) {
+  if (L.count > 0) return;
+  WeakStore& st = L.s[L.head];
+  L.head = (L.head + 1) % kWeakHistory;
+  L.count = 1;
+  st.value = before;
+  st.seq = ++g_weak->next_seq;
+  st.tid = 0;
+  st.epoch = 0;  // every thread's clock has it
+  std::memset(st.rel, 0, sizeof st.rel);
+}
+
+MMV_NO_TSAN void push_store(WeakLoc& L, int me, std::uint64_t value, const Clock* rel) {
+  Weak& w = *g_weak;
+  WeakStore& st = L.s[L.head];
+  L.head = (L.head + 1) % kWeakHistory;
+  L.count = std::min(L.count + 1, kWeakHistory);
+  st.value = value;
+  st.seq = ++w.next_seq;
+  st.tid = me;
+  st.epoch = ++w.clock[me][me];
+  if (rel) std::memcpy(st.rel, *rel, sizeof st.rel);
+  else std::memset(st.rel, 0, sizeof st.rel);
+  L.seen[me] = st.seq;
+}
+
+// Which of n candidate stores a load reads: 0 is the newest. Recorded as a
+// choice of the schedule, with 0 as the choice that is no preemption.
+MMV_NO_TSAN int choose_value(State& s, int n) {
+  const auto mask = static_cast<std::uint16_t>((1u << n) - 1);
+  int k = 0;
+  switch (s.strategy) {
+    case Strategy::kRandom:
+    case Strategy::kPct:
+      // Half the time the newest; otherwise any older one.
+      if (splitmix(s.rng) % 2) k = 1 + static_cast<int>(splitmix(s.rng) % static_cast<std::uint64_t>(n - 1));
+      break;
+    case Strategy::kList:
+      if (s.next_pick < s.npicks) {
+        const int want = s.picks[s.next_pick++];
+        if (want < n) k = want;
+      }
+      break;
+  }
+  ++s.weak_choices;
+  if (k != 0) {
+    ++s.preemptions;
+    ++s.stale_reads;
+  }
+  if (s.nrecord < s.record_cap) s.record[s.nrecord++] = Choice{mask, 0, static_cast<std::uint8_t>(k)};
+  return k;
+}
+
+MMV_NO_TSAN std::uint64_t at_weak_load(const void* loc, std::uint64_t newest, int order) {
+  State& s = *g_state;
+  Weak& w = *g_weak;
+  const int me = t_self;
+  WeakLoc* L = weak_entry(w.locs, loc);
+  // No history, or one the location's memory no longer matches (written
+  // around the wrapper): the newest value is all there is.
+  if (!L || L->count == 0 || nth_newest(*L, 0).value != newest) {
+    if (L) L->count = 0;
+    return newest;
+  }
+  // Candidates, newest first, down to the newest store this load cannot
+  // read past: one that happens before it, or that it has seen.
+  int n = 0;
+  while (n < L->count) {
+    const WeakStore& st = nth_newest(*L, n++);
+    if (st.epoch <= w.clock[me][st.tid] || st.seq <= L->seen[me]) break;
+  }
+  if (order == static_cast<int>(std::memory_order_seq_cst)) n = 1;
+  const int k = n > 1 ? choose_value(s, n) : 0;
+  const WeakStore& st = nth_newest(*L, k);
+  L->seen[me] = std::max(L->seen[me], st.seq);
+  if (is_acquire(order)) join(w.clock[me], st.rel);
+  return st.value;
+}
+
+// The location a store or read-modify-write goes to, its history made
+// consistent with `before`, the value it replaces: started with it, or
+// started again if the memory was written around the wrapper.
+MMV_NO_TSAN WeakLoc* store_target(const void* loc, std::uint64_t before) {
+  WeakLoc* L = weak_entry(g_weak->locs, loc);
+  if (!L) return nullptr;
+  if (L->count > 0 && nth_newest(*L, 0).value != before) L->count = 0;
+  keep_initial(*L, before);
+  return L;
+}
+
+MMV_NO_TSAN void at_weak_store(const void* loc, std::uint64_t before, std::uint64_t value, int order) {
+  Weak& w = *g_weak;
+  const int me = t_self;
+  WeakLoc* L = store_target(loc, before);
+  if (!L) return;
+  // A release store carries this thread's clock; a relaxed one nothing (a
+  // release sequence continues only through read-modify-writes).
+  Clock rel;
+  std::memcpy(rel, w.clock[me], sizeof rel);
+  rel[me] = w.clock[me][me] + 1;  // the store's own epoch
+  push_store(*L, me, value, is_release(order) ? &rel : nullptr);
+}
+
+MMV_NO_TSAN void at_weak_rmw(const void* loc, std::uint64_t before, std::uint64_t value, int order, bool failed) {
+  Weak& w = *g_weak;
+  const int me = t_self;
+  WeakLoc* L = store_target(loc, before);
+  if (!L) return;
+  // It reads the newest store.
+  Clock rel = {};
+  const WeakStore& prev = nth_newest(*L, 0);
+  if (is_acquire(order)) join(w.clock[me], prev.rel);
+  L->seen[me] = std::max(L->seen[me], prev.seq);
+  std::memcpy(rel, prev.rel, sizeof rel);  // the release sequence goes on through it
+  if (failed) return;
+  if (is_release(order)) {
+    join(rel, w.clock[me]);
+    rel[me] = w.clock[me][me] + 1;
+  }
+  push_store(*L, me, value, &rel);
+}
+
+MMV_NO_TSAN void at_weak_forget(const void* loc) {
+  if (WeakLoc* L = weak_entry(g_weak->locs, loc)) L->count = 0;
+}
+
+MMV_NO_TSAN void at_weak_release(const void* obj) {
+  Weak& w = *g_weak;
+  const int me = t_self;
+  if (WeakSync* y = weak_entry(w.syncs, obj)) join(y->clock, w.clock[me]);
+  ++w.clock[me][me];
+}
+
+MMV_NO_TSAN void at_weak_acquire(const void* obj) {
+  Weak& w = *g_weak;
+  if (WeakSync* y = weak_entry(w.syncs, obj)) join(w.clock[t_self], y->clock);
+}
+
+MMV_NO_TSAN void weak_start(int n) {
+  if (!g_weak) g_weak = new Weak();
+  Weak& w = *g_weak;
+  std::memset(w.clock, 0, sizeof w.clock);
+  for (int i = 0; i < n; ++i) w.clock[i][i] = 1;
+  w.next_seq = 0;
+}
+
 MMV_NO_TSAN void start(State& s) {
   const int first = pick(s, -1, false);
   hand_to(first);
@@ -339,7 +583,30 @@ void block_on(const void* obj, const char* what) {
 void set_held_locks_hook(HeldLocksFn fn) { g_held_hook.store(fn, std::memory_order_relaxed); }
 
 void released(const void* obj) {
-  if (t_self >= 0) at_release(obj);
+  if (t_self < 0) return;
+  if (g_state->weak) at_weak_release(obj);
+  at_release(obj);
+}
+
+void acquired(const void* obj) {
+  if (t_self >= 0 && g_state->weak) at_weak_acquire(obj);
+}
+
+
+std::uint64_t weak_load(const void* loc, std::uint64_t newest, int order) {
+  return weak_active() ? at_weak_load(loc, newest, order) : newest;
+}
+
+void weak_store(const void* loc, std::uint64_t before, std::uint64_t value, int order) {
+  if (weak_active()) at_weak_store(loc, before, value, order);
+}
+
+void weak_rmw(const void* loc, std::uint64_t before, std::uint64_t value, int order, bool failed) {
+  if (weak_active()) at_weak_rmw(loc, before, value, order, failed);
+}
+
+void weak_forget(const void* loc) {
+  if (weak_active()) at_weak_forget(loc);
 }
 
 const char* ending_name(RunResult::Ending e) {
@@ -456,6 +723,7 @@ Recorded run_recorded(int threads, const std::function<void(int)>& body, const O
   }
   s.picks = sch.picks.data();
   s.npicks = sch.picks.size();
+  s.weak = options.weak_memory;
   // Not value-initialised: a run writes only the choices it makes, and
   // only the pages it touches are ever mapped in.
   std::unique_ptr<Choice[]> record(new Choice[options.max_steps + 2]);
@@ -465,6 +733,7 @@ Recorded run_recorded(int threads, const std::function<void(int)>& body, const O
   g_state = &s;
   ++g_generation;
   const int generation = g_generation;
+  if (s.weak) weak_start(n);
   g_turn.store(kNobody, std::memory_order_relaxed);
   g_done.store(0, std::memory_order_relaxed);
   // Each thread holds its own copy of the body: a deadlocked thread keeps
@@ -473,11 +742,13 @@ Recorded run_recorded(int threads, const std::function<void(int)>& body, const O
   std::vector<std::thread> workers;
   workers.reserve(n);
   for (int i = 0; i < n; ++i) {
-    workers.emplace_back([i, generation, shared_body] {
+    workers.emplace_back([i, generation, shared_body, weak = s.weak] {
       t_self = i;
       t_token = token(generation, i);
+      detail::t_weak_memory = weak;
       wait_for_turn();
       (*shared_body)(i);
+      detail::t_weak_memory = false;
       at_finish();
       t_self = -1;
       t_token = -1;
@@ -500,6 +771,8 @@ Recorded run_recorded(int threads, const std::function<void(int)>& body, const O
   g_turn.store(kMain, std::memory_order_relaxed);
   out.result.steps = s.steps;
   out.result.preemptions = s.preemptions;
+  out.result.weak_choices = s.weak_choices;
+  out.result.stale_reads = s.stale_reads;
   out.choices.assign(s.record, s.record + s.nrecord);
   out.result.replay.strategy = Strategy::kList;
   for (const Choice& c : out.choices) {

@@ -60,6 +60,51 @@ void block_on(const void* obj, const char* what);
 // Threads blocked on obj may proceed.
 void released(const void* obj);
 
+// An acquire of obj's synchronization (a lock taken, a wait for obj
+// ended): under weak memory (below), the calling thread now happens after
+// every released(obj) before it. Without weak memory it does nothing.
+void acquired(const void* obj);
+
+// ---- Weak memory (Options::weak_memory) -----------------------------------
+//
+// In a run with weak memory, the atomics that impl/ routes through its
+// Atomic<T> wrapper (impl/atomic.h) behave as the C++ memory model allows
+// rather than sequentially consistently: a load may return an older store
+// to its location, chosen by the schedule, whenever no happens-before
+// edge and no coherence rule forbids it. Happens-before is tracked with
+// vector clocks: program order, release -> acquire on the wrapped atomics
+// (with release sequences through read-modify-writes), released(obj) ->
+// acquired(obj) for locks and waits, and thread start. The value chosen
+// is a choice of the schedule like a thread pick: printed in the replay
+// list, explored by DFS, counted as a preemption (reading the newest store
+// is the choice that is not one). Outside such a run every hook below
+// returns at once and the wrapper is the plain atomic.
+//
+// Kept simple, on the safe side: a seq_cst load reads the newest store; a
+// load reaches back at most kWeakHistory - 1 stores; fences are not
+// modelled; plain (non-atomic) memory is not versioned -- its races are
+// ThreadSanitizer's. Each simplification can hide a behaviour, never
+// invent one.
+inline constexpr int kWeakHistory = 4;
+
+// Whether the calling thread runs under a scheduler with weak memory
+// (inline: every wrapped atomic access asks).
+namespace detail {
+extern thread_local constinit bool t_weak_memory;
+}
+inline bool weak_active() { return detail::t_weak_memory; }
+// A load of the location at loc, whose newest value (the atomic's own) is
+// `newest`: returns the value the load reads. `order` is a std::memory_order.
+std::uint64_t weak_load(const void* loc, std::uint64_t newest, int order);
+// A store of value to loc, whose newest value was `before` (after it was
+// made on the atomic).
+void weak_store(const void* loc, std::uint64_t before, std::uint64_t value, int order);
+// A read-modify-write of loc that read the newest value, `before`, and
+// wrote `value` (or, failed = true, a compare-exchange that only read it).
+void weak_rmw(const void* loc, std::uint64_t before, std::uint64_t value, int order, bool failed = false);
+// loc's history ends: the object there is being made or destroyed.
+void weak_forget(const void* loc);
+
 // Writes what the calling thread holds into buf (a NUL-terminated line of
 // at most cap bytes), about to block on `waiting_for`. The code whose locks
 // block_on() stands for registers it (impl/ registers lockdep's held-lock
@@ -86,12 +131,18 @@ struct Schedule {
 struct Options {
   Schedule schedule;
   std::uint64_t max_steps = 200000;  // points per run before a livelock report
+  // Loads of impl/'s wrapped atomics may read older stores (see "Weak
+  // memory" above). A replay must set it as the run did.
+  bool weak_memory = false;
 };
 
 struct RunResult {
   enum class Ending { kFinished, kDeadlock, kStepLimit } ending = Ending::kFinished;
   std::uint64_t steps = 0;        // scheduling points passed
-  int preemptions = 0;            // switches away from a thread that could have gone on
+  int preemptions = 0;            // switches away from a thread that could have gone on (and older stores read)
+  // Weak memory: loads that had an older store to read, and those that read one.
+  std::uint64_t weak_choices = 0;
+  std::uint64_t stale_reads = 0;
   Schedule replay;                // a list schedule that replays this run exactly
   std::string report;             // deadlock / step limit: each thread's position
   // At each choice of replay.picks: the threads that could run (a bit

@@ -69,6 +69,12 @@ std::vector<ConcurrencyFault> make_cases() {
   // grace period's end, a reader's start, a writer's retire).
   c.push_back({Fault::kRetireInGracePeriod, "remap", 3, 10, 1, {"--sched=random", "--schedules=500"},
                {Ending::kAsan}});
+  // mm_lock_seq moved on without a release: with weak memory a VMA reader
+  // sees the new number but not the detach before it, locks a VMA munmap
+  // removed, and uses it after it is freed. Sequentially consistent runs
+  // (OS threads on x86, the scheduler without --memory=weak) cannot show it.
+  c.push_back({Fault::kSeqUnlockRelaxed, "vmalock", 3, 20, 1,
+               {"--sched=pct", "--depth=3", "--schedules=1000", "--memory=weak"}, {Ending::kAsan}});
   // A snapshot freed under a reader of lock_vma_under_rcu.
   c.push_back({Fault::kSnapshotFreedWithoutRcu, "vmalock", 3, 40, 1000, {"--sched=pct", "--depth=2", "--schedules=500"},
                {Ending::kAsan}});

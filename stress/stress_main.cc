@@ -81,7 +81,7 @@ const std::vector<std::string_view> kTests = {"zap",      "remap",          "vma
                                               "lifetime", "writeback", "tlb"};
 const std::vector<std::string_view> kOptions = {"--test",  "--threads", "--seconds", "--seed",      "--ops",
                                                 "--sched", "--depth",   "--bound",   "--schedules", "--shrink",
-                                                "--help"};
+                                                "--memory",  "--help"};
 // The options' limits (docs/command-lines.md). Threads: what the
 // controlled scheduler can run, and plenty for OS threads on any machine
 // this runs on (TSan's allocator dies long before 100000).
@@ -92,7 +92,7 @@ constexpr std::uint64_t kMaxShrink = 1000000;                        // runs per
 std::string usage() {
   const std::string n = std::to_string(mmv::sched::kMaxThreads);
   return "usage: stress_runner --test=NAME [--threads N] [--seconds S] [--seed X] [--ops K]\n"
-         "         [--sched=random|pct|dfs [--depth D] [--bound B] [--schedules N] [--shrink TRIES]]\n"
+         "         [--sched=random|pct|dfs [--depth D] [--bound B] [--schedules N] [--shrink TRIES] [--memory M]]\n"
          "  --test       " + mmv::cli::join(kTests) + " (default zap)\n"
          "  --threads    worker threads, 1 to " + n + " (default 4)\n"
          "  --seconds    time bound under OS threads, > 0 and <= " + std::to_string(static_cast<long>(mmv::cli::kMaxSeconds)) + " (default 10)\n"
@@ -103,6 +103,8 @@ std::string usage() {
          "  --bound      dfs's preemption bound, 0 to " + std::to_string(kMaxBound) + " (default 2)\n"
          "  --schedules  schedules to run, >= 1 (default 100)\n"
          "  --shrink     runs per shrinking step, 0 (none) to " + std::to_string(kMaxShrink) + " (default 200)\n"
+         "  --memory     sc or weak: under the scheduler, loads of impl/'s wrapped atomics may read older\n"
+         "               stores as the C++ memory model allows (weak; default sc)\n"
          "Each option is --name=value or --name value. Environment: MMV_FAULT=<fault>, MMV_SCHEDULE=<schedule>,\n"
          "MMV_LOCKDEP=on|off. Exit status: 0 PASS, 1 FAIL or NO-WORK (no operation completed), 2 usage error.\n"
          "Manual: docs/stress.md (workloads), docs/scheduler.md (--sched), docs/command-lines.md (every option).\n";
@@ -191,6 +193,7 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
   // shrinking. The report of the last failing run is kept for printing.
   std::optional<StressReport> last_failure;
   std::uint64_t ops_done = 0;  // by every run: none at all is no test (NO-WORK)
+  std::uint64_t weak_choices = 0, stale_reads = 0;  // --memory=weak: over every run
   const mmv::sched::Runner runner = [&](const mmv::sched::Schedule& s) {
     StressConfig one = cfg;
     one.schedule = s;
@@ -203,6 +206,8 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
     set_replay(replay_line(s.to_string()));
     std::optional<StressReport> r = run_one(test, one);  // the test name was checked by the caller
     ops_done += r->ops;
+    weak_choices += r->sched_run->weak_choices;
+    stale_reads += r->sched_run->stale_reads;
     mmv::sched::Trial t;
     t.run = *r->sched_run;
     t.failed = !r->ok;
@@ -329,6 +334,9 @@ int run_scheduled(const std::string& test, StressConfig cfg, const std::string& 
   auto report_pass = [&](const std::string& what, unsigned long long runs) {
     const double secs = seconds();
     std::printf("sched: %llu schedules (%s), %.2f s, %.0f schedules/s\n", runs, what.c_str(), secs, runs / secs);
+    if (cfg.weak_memory)
+      std::printf("weak memory: %llu loads could read an older store, %llu did\n",
+                  static_cast<unsigned long long>(weak_choices), static_cast<unsigned long long>(stale_reads));
     std::printf("test=%s threads=%d seed=%llu verdict=%s\n", test.c_str(), cfg.threads,
                 static_cast<unsigned long long>(cfg.seed), ops_done ? "PASS" : "NO-WORK");
     if (ops_done) return 0;
@@ -386,6 +394,7 @@ int main(int argc, char** argv) {
     else if (n == "--schedules") schedules = get(cli::parse_uint(n, v, 1, cli::kU64Max));
     else if (n == "--bound") bound = static_cast<int>(get(cli::parse_uint(n, v, 0, kMaxBound)));
     else if (n == "--shrink") shrink_tries = static_cast<int>(get(cli::parse_uint(n, v, 0, kMaxShrink)));
+    else if (n == "--memory") cfg.weak_memory = get(cli::parse_choice(n, v, {"sc", "weak"})) == "weak";
     else return fail(cli::unknown_option(n, kOptions));
   }
   if (const char* env = cli::env("MMV_SCHEDULE")) {
@@ -395,6 +404,9 @@ int main(int argc, char** argv) {
     cfg.schedule = *s;
   }
   const bool scheduled = cfg.schedule || !sched_strategy.empty();
+  if (cfg.weak_memory && !scheduled)
+    cli::usage_exit(kProgram, "--memory=weak needs the scheduler (--sched or MMV_SCHEDULE): OS threads run on this "
+                              "machine's memory model");
   cfg.ops_per_thread = ops ? *ops : scheduled ? 100 : 1000000000;
   if (scheduled)
     return run_scheduled(test, cfg, sched_strategy, depth, bound, shrink_tries, schedules, argv[0], *split.value);

@@ -76,6 +76,7 @@ void run_threads(const StressConfig& cfg, StressReport& rep, Body body, impl::Ke
     sched::Options options;
     options.schedule = *cfg.schedule;
     options.max_steps = cfg.max_steps;
+    options.weak_memory = cfg.weak_memory;
     const auto t0 = Clock::now();
     std::atomic<int> finished{0};
     const sched::RunResult r = sched::run(

@@ -52,6 +52,9 @@ struct StressConfig {
   // this schedule, instead of under the OS scheduler.
   std::optional<sched::Schedule> schedule;
   std::uint64_t max_steps = 2000000;  // scheduling points before a livelock report
+  // Under a schedule: weak memory for impl/'s wrapped atomics
+  // (sched::Options::weak_memory).
+  bool weak_memory = false;
   // Under a schedule, a deadlock or livelock ends the process; this is
   // called first with the list schedule of the run (stress_runner prints
   // its replay line).
