@@ -35,6 +35,9 @@
 //  4. Every present entry lies inside a VMA; folio refcounts obey
 //     impl/folio.h invariant 1.
 //  5. Once mm_users is 0, no VMA, mapping or table is left.
+//  6. Every translation a CPU's TLB holds is its page's current entry, with
+//     no more permission (impl/tlb.h): a shootdown left out shows as soon
+//     as the operation that owed it has returned.
 #pragma once
 
 #include <atomic>
