@@ -37,6 +37,9 @@ struct Targets {
   // Mapped pages grouped by what they are and their state
   // (properties/reach.h): mapped_groups().
   std::vector<std::vector<Addr>> mapped;
+  // The groups of `mapped` whose pages are write-protected: where a
+  // populate has something to do (a copy, or a reuse).
+  std::vector<std::vector<Addr>> mapped_wp;
   std::vector<FileId> files;  // file slot -> the model's file
 };
 
@@ -46,6 +49,8 @@ Targets targets(const cmd::ModelRunner& m) {
   for (const auto& [s, v] : m.system().vmas()) t.vmas.push_back(v);
   t.pages = m.holdings().pages.size();
   t.mapped = mapped_groups(m.system());
+  for (const std::vector<Addr>& g : t.mapped)
+    if (!m.system().page(g.front())->writable) t.mapped_wp.push_back(g);
   for (std::uint32_t slot = 0; slot < std::size(cmd::kFiles); ++slot) t.files.push_back(m.file_id(slot));
   return t;
 }
@@ -212,7 +217,7 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, Scope scope) {
   return rc::gen::resize(rc::kNominalSize, rc::gen::exec([t = targets(m), scope] {
     const std::vector<Addr>& marks = t.marks;
     Command c;
-    // Weights out of about 290: memory operations dominate. A teardown
+    // Weights out of about 300: memory operations dominate. A teardown
     // (mmput of the last user) ends about one sequence in five at the CI
     // budget, and 22% of all commands then run on a torn-down mm: far more
     // than the reach table's teardown cells need, but at twice this rate it
@@ -222,7 +227,7 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, Scope scope) {
         {44, Op::kRead},        {48, Op::kWrite},         {24, Op::kZap},
         {12, Op::kZapUnderVmaLock}, {8, Op::kAllocPage},  {4, Op::kPutPage},
         {16, Op::kInsertPage},  {8, Op::kWriteback},      {6, Op::kLockVmaUnderRcu},
-        {6, Op::kVmaLookup},
+        {6, Op::kVmaLookup},    {10, Op::kPopulate},
     };
     if (scope == Scope::kVmaTree) {
       // Stores mostly inside areas, where they give anon_vmas; mprotect
@@ -335,6 +340,37 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, Scope scope) {
         break;
       case Op::kWriteback:
         c.slot = *rc::gen::inRange<std::uint32_t>(0, std::size(cmd::kFiles));
+        break;
+      case Op::kPopulate:
+        // MADV_POPULATE_WRITE: mostly all of an area, or its tail, a
+        // mapped page of each kind and state and the next, or over holes
+        // and areas alike; sometimes madvise's bad arguments.
+        switch (*rc::gen::weightedElement<int>({{5, 0}, {4, 4}, {2, 2}, {1, 3}})) {
+          case 0:
+            if (!t.vmas.empty()) {
+              const Vma v = *rc::gen::elementOf(t.vmas);
+              c.addr = *rc::gen::inRange(0, 4) == 0 ? v.start + *rc::gen::inRange<std::uint64_t>(0, v.pages()) * kP
+                                                    : v.start;
+              c.len = v.end - c.addr;
+              break;
+            }
+            [[fallthrough]];
+          case 2:
+            c.addr = *page_address(marks);
+            c.len = *lengths();
+            break;
+          case 4:
+            c.addr = t.mapped_wp.empty() || *rc::gen::inRange(0, 2) == 0
+                         ? *mapped_page(t)
+                         : *rc::gen::elementOf(*rc::gen::elementOf(t.mapped_wp));
+            c.len = *rc::gen::element<std::uint64_t>(std::uint64_t{kP}, 2 * kP);
+            break;
+          default:
+            c.addr = *any_address(marks);
+            c.len = *rc::gen::element<std::uint64_t>(0, 1, kP - 1, kP + 1, ~std::uint64_t{0},
+                                                     ~std::uint64_t{0} - kP + 1, kTaskSize);
+            break;
+        }
         break;
       default: break;
     }

@@ -24,7 +24,7 @@ bool takes_no_address(Op op) {
 
 bool is_range_op(Op op) {
   return op == Op::kMmap || op == Op::kMunmap || op == Op::kMprotect || op == Op::kZap ||
-         op == Op::kZapUnderVmaLock;
+         op == Op::kZapUnderVmaLock || op == Op::kPopulate;
 }
 
 const Vma* vma_at(const model::System& s, Addr a) {

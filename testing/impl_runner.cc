@@ -46,6 +46,7 @@ std::string ImplRunner::apply(const Command& c) {
       break;
     }
     case Op::kMunmap: out = mm ? outcome(mm->munmap(c.addr, c.len)) : no_user; break;
+    case Op::kPopulate: out = mm ? outcome(mm->populate(c.addr, c.len)) : no_user; break;
     case Op::kMprotect: out = mm ? outcome(mm->mprotect(c.addr, c.len, c.prot)) : no_user; break;
     case Op::kRead: out = mm ? outcome(mm->read(c.addr, c.cpu)) : no_user; break;
     case Op::kWrite: out = mm ? outcome(mm->write(c.addr, c.value, c.cpu)) : no_user; break;
