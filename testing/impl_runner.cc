@@ -1,6 +1,7 @@
 #include "testing/impl_runner.h"
 
 #include "impl/observe.h"
+#include "impl/test_peer.h"
 
 namespace mmv::cmd {
 namespace {
@@ -133,6 +134,12 @@ std::string ImplRunner::apply(const Command& c) {
       break;
   }
   account(c, out, held_);
+  return out;
+}
+
+std::vector<std::vector<Addr>> ImplRunner::tlb_pages() {
+  std::vector<std::vector<Addr>> out;
+  for (int cpu = 0; cpu < impl::Tlbs::kCpus; ++cpu) out.push_back(impl::MmTestPeer::tlb_pages(*observer_, cpu));
   return out;
 }
 
