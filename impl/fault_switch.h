@@ -133,6 +133,17 @@ enum class Fault {
   // grace period, while lock_vma_under_rcu readers may still walk it
   // (StackRot's class: a VMA-tree node freed without waiting for RCU).
   kSnapshotFreedWithoutRcu,
+  // ---- Beyond one batch: operations larger than an internal size.
+  // MmuGather::flush resets the covered range after each flush, as
+  // asm-generic/tlb.h's __tlb_reset_range does. That is right where every
+  // cleared entry widens the range again (Linux's tlb_remove_tlb_entry),
+  // but zap_range covers a PTE table's part once, before its entries: when
+  // a full batch (MmuGather::kBatch) is flushed in the middle of a table,
+  // the entries cleared after it lie in no later flush's range, and their
+  // pages are put while other CPUs' TLBs still map them. Only a zap or
+  // munmap that gathers more than one batch in one table, with another CPU
+  // holding a translation past the first batch, shows it.
+  kBatchFlushForgetsRange,
 };
 
 constexpr const char* fault_name(Fault f) {
@@ -162,6 +173,7 @@ constexpr const char* fault_name(Fault f) {
     case Fault::kZapForgetsAccessed: return "kZapForgetsAccessed";
     case Fault::kInsertPageNotMixedMap: return "kInsertPageNotMixedMap";
     case Fault::kSnapshotFreedWithoutRcu: return "kSnapshotFreedWithoutRcu";
+    case Fault::kBatchFlushForgetsRange: return "kBatchFlushForgetsRange";
   }
   return "?";
 }
@@ -214,6 +226,9 @@ inline constexpr FaultInfo kFaultCatalogue[] = {
      "property"},
     {Fault::kSnapshotFreedWithoutRcu, "CVE-2023-3269 (StackRot): a VMA-tree node freed without waiting for RCU",
      "use-after-free", "sched (asan)"},
+    {Fault::kBatchFlushForgetsRange,
+     "__tlb_reset_range after a mid-walk flush: the range must still cover the entries cleared after it (mmu_gather)",
+     "stale TLB", "property"},
 };
 
 // The fault spelled `name` as fault_name() spells it, if there is one.
