@@ -100,6 +100,8 @@ TEST(KernelOracle, ModelMatchesKernel) {
       << "the generator no longer reaches a past-EOF window at the last page without a PTE table";
   EXPECT_GT(t.eof_last_page_with_table, before.eof_last_page_with_table)
       << "the generator no longer reaches a past-EOF window at the last page with a PTE table";
+  EXPECT_GT(t.populate_failed_after_mapping, before.populate_failed_after_mapping)
+      << "the generator no longer reaches a populate that fails after mapping pages";
 }
 
 // The printed form of ops reads back (parse_oracle_op): every generated
@@ -152,6 +154,9 @@ class PrintTotals : public ::testing::Environment {
         static_cast<unsigned long long>(t.sigbus), static_cast<unsigned long long>(t.sigbus_after_fault_around),
         static_cast<unsigned long long>(t.eof_last_page_without_table),
         static_cast<unsigned long long>(t.eof_last_page_with_table));
+    std::printf("oracle populate: %llu calls of MADV_POPULATE_WRITE, %llu of them failed after mapping pages\n",
+                static_cast<unsigned long long>(t.populates),
+                static_cast<unsigned long long>(t.populate_failed_after_mapping));
     if (t.busy_reruns != 0) {
       std::printf(
           "NOTE: oracle: %llu runs disagreed while the kernel was migrating or reclaiming pages and were "
