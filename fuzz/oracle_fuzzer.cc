@@ -50,7 +50,7 @@ OpSequence decode(const std::uint8_t* data, std::size_t size) {
   Bytes b(data, size);
   OpSequence seq;
   while (!b.empty() && seq.ops.size() < 40) {
-    switch (b.u8() % 6) {
+    switch (b.u8() % 7) {
       case 0: {
         OpMmap o;
         const std::uint8_t shape = b.u8();
@@ -81,6 +81,7 @@ OpSequence decode(const std::uint8_t* data, std::size_t size) {
         break;
       }
       case 5: seq.ops.push_back({OpZap{b.u8() % 8u, b.u8() % 16u, b.u8() % 9u}}); break;
+      case 6: seq.ops.push_back({OpPopulate{b.page(), b.misalign(), b.length()}}); break;
     }
   }
   return seq;

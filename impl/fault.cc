@@ -74,13 +74,13 @@ Result<std::uint8_t> MmWithUser::read(Addr addr, int cpu) {
   std::optional<VmaReadGuard> vg = lock_vma_under_rcu(addr);
   if (vg && vg->vma().backing().kind == BackingKind::kAnon && vg->vma().anon_vma() != 0) {
     if (!(vg->vma().flags() & flags::kAccessMask)) return Errc::kSegv;
-    return access(vg->vma(), addr, /*write=*/false, 0, cpu);
+    return access(vg->vma(), addr, Touch::kLoad, 0, cpu);
   }
   retry_releases(vg);
   MmapReadGuard g(*this);
   VmaRef* v = g.vma_lookup(addr);
   if (!v || !(v->flags() & flags::kAccessMask)) return Errc::kSegv;
-  return access(*v, addr, /*write=*/false, 0, cpu);
+  return access(*v, addr, Touch::kLoad, 0, cpu);
 }
 
 Status MmWithUser::write(Addr addr, std::uint8_t value, int cpu) {
@@ -89,7 +89,7 @@ Status MmWithUser::write(Addr addr, std::uint8_t value, int cpu) {
   std::optional<VmaReadGuard> vg = lock_vma_under_rcu(addr);
   if (vg && vg->vma().backing().kind == BackingKind::kAnon && vg->vma().anon_vma() != 0) {
     if (!(vg->vma().flags() & flags::kWrite)) return Errc::kSegv;
-    r = access(vg->vma(), addr, /*write=*/true, value, cpu);
+    r = access(vg->vma(), addr, Touch::kStore, value, cpu);
   } else {
     retry_releases(vg);
     // Test-only fault (impl/fault_switch.h): the guard's scope ends before
@@ -101,11 +101,34 @@ Status MmWithUser::write(Addr addr, std::uint8_t value, int cpu) {
       MmapReadGuard g(*this);
       v = g.vma_lookup(addr);
       if (!v || !(v->flags() & flags::kWrite)) return Errc::kSegv;
-      if (!after_unlock) r = access(*v, addr, /*write=*/true, value, cpu);
+      if (!after_unlock) r = access(*v, addr, Touch::kStore, value, cpu);
     }
-    if (after_unlock) r = access(*v, addr, /*write=*/true, value, cpu);
+    if (after_unlock) r = access(*v, addr, Touch::kStore, value, cpu);
   }
   if (!r.ok()) return r.error();
+  return {};
+}
+
+Status MmWithUser::populate(Addr addr, std::uint64_t len) {
+  if (!page_aligned(addr)) return Errc::kInval;
+  std::uint64_t rounded = 0;
+  if (!page_round_up(len, &rounded) || addr + rounded < addr) return Errc::kInval;
+  const Addr end = addr + rounded;
+  MmapReadGuard g(*this);
+  VmaRef* v = nullptr;
+  Addr a = addr;
+  while (a < end) {
+    // The VMA's flags are checked once per VMA, as __get_user_pages does.
+    if (!v || a >= v->end()) {
+      v = g.vma_lookup(a);
+      if (!v) return Errc::kNoMem;
+      if ((v->flags() & (flags::kIo | flags::kPfnMap)) || !(v->flags() & flags::kWrite)) return Errc::kInval;
+    }
+    if (const Result<std::uint8_t> r = access(*v, a, Touch::kPopulate, 0, 0); !r.ok())
+      return r.error() == Errc::kNoMem ? Errc::kNoMem : Errc::kFault;
+    // A THP leaf was handled whole: go on after it.
+    a = pt_.pmd(a).is_leaf() ? std::min(end, pmd_down(a) + kPmdSize) : a + kPageSize;
+  }
   return {};
 }
 
@@ -116,7 +139,9 @@ void MmWithUser::retry_releases(std::optional<VmaReadGuard>& vg) {
   if (!fault_active(Fault::kRetryKeepsVmaLock)) vg.reset();
 }
 
-Result<std::uint8_t> Mm::access(VmaRef& v, Addr addr, bool write, std::uint8_t value, int cpu) {
+Result<std::uint8_t> Mm::access(VmaRef& v, Addr addr, Touch how, std::uint8_t value, int cpu) {
+  const bool write = how != Touch::kLoad;
+  bool faulted = false;
   for (;;) {
     bool present_read_only = false;
     const Pmd e = pt_.pmd(addr);
@@ -130,7 +155,9 @@ Result<std::uint8_t> Mm::access(VmaRef& v, Addr addr, bool write, std::uint8_t v
         pmd->set(pmd_index(addr), cur.with(Pmd::kWritable));
         continue;
       }
+      // What the MMU sets; for a populate, touch_pmd sets the same.
       pmd->set(pmd_index(addr), cur.with(Pmd::kYoung | (write ? Pmd::kDirty : 0)));
+      if (how == Touch::kPopulate) return 0;  // GUP walks in software: no TLB fill
       Page& page = cur.folio()->page(pte_index(addr));
       // Writable in the TLB only if dirty already (impl/tlb.h, rule 2).
       tlbs_.fill(cpu, addr, &page, cur.writable() && (write || cur.dirty()));
@@ -143,7 +170,11 @@ Result<std::uint8_t> Mm::access(VmaRef& v, Addr addr, bool write, std::uint8_t v
       const Pte p = t->get(pte_index(addr));
       if (!p.none()) {
         if (!write || p.writable()) {
-          t->set(pte_index(addr), p.with(Pte::kYoung | (write ? Pte::kDirty : 0)));
+          // A populate leaves an entry that needed no fault as it is, and
+          // one it faulted as the fault handler left it: young and dirty.
+          if (how != Touch::kPopulate || faulted)
+            t->set(pte_index(addr), p.with(Pte::kYoung | (write ? Pte::kDirty : 0)));
+          if (how == Touch::kPopulate) return 0;
           tlbs_.fill(cpu, addr, p.page(), p.writable() && (write || p.dirty()));
           if (!write) return p.page()->load(page_offset(addr));
           p.page()->store(page_offset(addr), value);
@@ -154,6 +185,7 @@ Result<std::uint8_t> Mm::access(VmaRef& v, Addr addr, bool write, std::uint8_t v
     }
     Status s = present_read_only ? fault_present(v, addr) : fault_missing(v, addr, write);
     if (!s.ok()) return s.error();
+    faulted = true;
   }
 }
 

@@ -152,6 +152,17 @@ enum class Fault {
   // x86 the increment is a locked instruction either way, and every value
   // involved is atomic, so ThreadSanitizer has no race to report.
   kSeqUnlockRelaxed,
+  // ---- Beyond one batch: operations larger than an internal size.
+  // MmuGather::flush resets the covered range after each flush, as
+  // asm-generic/tlb.h's __tlb_reset_range does. That is right where every
+  // cleared entry widens the range again (Linux's tlb_remove_tlb_entry),
+  // but zap_range covers a PTE table's part once, before its entries: when
+  // a full batch (MmuGather::kBatch) is flushed in the middle of a table,
+  // the entries cleared after it lie in no later flush's range, and their
+  // pages are put while other CPUs' TLBs still map them. Only a zap or
+  // munmap that gathers more than one batch in one table, with another CPU
+  // holding a translation past the first batch, shows it.
+  kBatchFlushForgetsRange,
 };
 
 constexpr const char* fault_name(Fault f) {
@@ -184,6 +195,7 @@ constexpr const char* fault_name(Fault f) {
     case Fault::kMmputRereadsCount: return "kMmputRereadsCount";
     case Fault::kRetireInGracePeriod: return "kRetireInGracePeriod";
     case Fault::kSeqUnlockRelaxed: return "kSeqUnlockRelaxed";
+    case Fault::kBatchFlushForgetsRange: return "kBatchFlushForgetsRange";
   }
   return "?";
 }
@@ -242,6 +254,9 @@ inline constexpr FaultInfo kFaultCatalogue[] = {
      "never one already running (rcu_segcblist's segments)", "use-after-free", "sched (asan)"},
     {Fault::kSeqUnlockRelaxed, "'mm: fix memory ordering for mm_lock_seq and vm_lock_seq' (Jann Horn, 2023): "
      "the store-release of mm_lock_seq at mmap_write_unlock", "lock", "sched (asan)"},
+    {Fault::kBatchFlushForgetsRange,
+     "__tlb_reset_range after a mid-walk flush: the range must still cover the entries cleared after it (mmu_gather)",
+     "stale TLB", "property"},
 };
 
 // The fault spelled `name` as fault_name() spells it, if there is one.

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "impl/test_peer.h"
 #include "impl/test_util.h"
 
 namespace mmv::impl::test {
@@ -498,6 +499,70 @@ TEST(ImplFault, WriteToAReadOnlyThpAfterMprotect) {
   EXPECT_TRUE(seen.page_table().pmd_leaves.at(ro).writable);
   EXPECT_EQ(seen.folios().size(), 2u);
   EXPECT_EQ(t.mm().rss(), (Rss{0, 1024}));
+  t.ExpectSameState();
+}
+
+// ===========================================================================
+// populate (MADV_POPULATE_WRITE)
+// ===========================================================================
+
+// The pages some CPU's TLB holds a translation for, in [lo, hi).
+std::vector<Addr> Cached(Mm& mm, Addr lo, Addr hi) {
+  std::vector<Addr> out;
+  for (int cpu = 0; cpu < Tlbs::kCpus; ++cpu)
+    for (Addr a : MmTestPeer::tlb_pages(mm, cpu))
+      if (a >= lo && a < hi) out.push_back(a);
+  return out;
+}
+
+TEST(ImplFault, PopulateFaultsAcrossTablesAndFillsNoTlb) {
+  // 600 pages across a 2 MiB boundary: two PTE tables, more than one
+  // gather batch of pages. The zero page read on CPU 1 is copied, and its
+  // translation shot down.
+  Twin t;
+  const Addr lo = kLo + kPmdSize - 300 * kP, hi = lo + 600 * kP;
+  t.map(AnonAt(lo, 600 * kP));
+  ASSERT_TRUE(IsOk(t.model.read(lo + 7 * kP)));
+  ASSERT_TRUE(IsOk(t.mm().read(lo + 7 * kP, 1)));
+  ASSERT_EQ(Cached(t.mm(), lo, hi), std::vector<Addr>{lo + 7 * kP});
+  ASSERT_TRUE(IsOk(t.populate(lo, 600 * kP)));
+  const model::System seen = t.observed();
+  EXPECT_EQ(Present(seen, lo, hi), 600u);
+  EXPECT_EQ(t.mm().rss(), (Rss{0, 600}));
+  EXPECT_EQ(t.mm().table_counts().pte, 2u);
+  EXPECT_TRUE(Cached(t.mm(), lo, hi).empty()) << "GUP fills no TLB, and the copy flushed CPU 1's";
+  t.ExpectSameState();
+  // Every error of the model's, at the same page.
+  EXPECT_TRUE(IsErr(t.populate(lo + 1, kP), Errc::kInval));
+  EXPECT_TRUE(IsErr(t.populate(lo, ~std::uint64_t{0}), Errc::kInval));
+  EXPECT_TRUE(IsErr(t.populate(hi - kP, 2 * kP), Errc::kNoMem));
+  t.map(AnonAt(hi + kP, kP, kR));
+  EXPECT_TRUE(IsErr(t.populate(hi + kP, kP), Errc::kInval));
+  t.ExpectSameState();
+}
+
+TEST(ImplFault, PopulateOfFilesThpAndDriversMatchesTheModel) {
+  Twin t;
+  const FileId f = t.create_file(MarkedPages(6, 0x50), Cache::kCold);
+  t.map(FileAt(f, 0, kLo, 8 * kP, /*shared=*/false));
+  EXPECT_TRUE(IsErr(t.populate(kLo, 8 * kP), Errc::kFault)) << "SIGBUS at file page 6";
+  t.map(FileAt(f, 1, kLo + 16 * kP, 4 * kP, /*shared=*/true));
+  ASSERT_TRUE(IsOk(t.read(kLo + 17 * kP)));
+  ASSERT_TRUE(IsOk(t.writeback(f)));
+  ASSERT_TRUE(IsOk(t.populate(kLo + 16 * kP, 4 * kP)));
+  t.map(AnonAt(kLo + kPmdSize, 2 * kPmdSize, kRW, flags::kHugePage));
+  ASSERT_TRUE(IsOk(t.populate(kLo + kPmdSize + kP, kPmdSize)));
+  EXPECT_EQ(t.observed().page_table().pmd_leaves.size(), 2u);
+  ASSERT_TRUE(IsOk(t.mprotect(kLo + kPmdSize, kPmdSize, kR)));
+  ASSERT_TRUE(IsOk(t.mprotect(kLo + kPmdSize, kPmdSize, kRW)));
+  ASSERT_TRUE(IsOk(t.populate(kLo + kPmdSize, kP)));
+  t.map(DriverAt(kLo + 64 * kP, 2 * kP));
+  const FolioId page = t.alloc_page().value();
+  ASSERT_TRUE(IsOk(t.vm_insert_page(kLo + 64 * kP, kLo + 64 * kP, page)));
+  EXPECT_TRUE(IsErr(t.populate(kLo + 64 * kP, 2 * kP), Errc::kFault)) << "the inserted page, then no page";
+  t.map(AnonAt(kLo + 80 * kP, 2 * kP));
+  t.fail_next_allocation();
+  EXPECT_TRUE(IsErr(t.populate(kLo + 80 * kP, 2 * kP), Errc::kNoMem));
   t.ExpectSameState();
 }
 

@@ -35,6 +35,9 @@
 //  4. Every present entry lies inside a VMA; folio refcounts obey
 //     impl/folio.h invariant 1.
 //  5. Once mm_users is 0, no VMA, mapping or table is left.
+//  6. Every translation a CPU's TLB holds is its page's current entry, with
+//     no more permission (impl/tlb.h): a shootdown left out shows as soon
+//     as the operation that owed it has returned.
 #pragma once
 
 #include <atomic>
@@ -203,9 +206,12 @@ class Mm {
   void free_pgtables(Addr lo, Addr hi) MMV_REQUIRES(mmap_lock_);
 
   // ---- fault.cc: REQUIRES the mmap read lock or `v`'s read lock.
+  // What access() does once the entry allows it: a CPU load or store, or
+  // GUP's FOLL_WRITE for populate (no store, no TLB fill).
+  enum class Touch { kLoad, kStore, kPopulate };
   // The access by `cpu` after its TLB missed: walks (faulting as needed),
   // and caches the translation in cpu's TLB.
-  Result<std::uint8_t> access(VmaRef& v, Addr addr, bool write, std::uint8_t value, int cpu);
+  Result<std::uint8_t> access(VmaRef& v, Addr addr, Touch how, std::uint8_t value, int cpu);
   Status fault_missing(VmaRef& v, Addr addr, bool write);
   Status fault_present(VmaRef& v, Addr addr);
   void fault_around(VmaRef& v, File& file, Addr addr);
@@ -284,6 +290,11 @@ class MmWithUser : public Mm {
   // a miss takes a lock and walks.
   Result<std::uint8_t> read(Addr addr, int cpu = 0) MMV_EXCLUDES(mmap_lock_);
   Status write(Addr addr, std::uint8_t value, int cpu = 0) MMV_EXCLUDES(mmap_lock_);
+  // madvise(MADV_POPULATE_WRITE): model::System::populate's rule and
+  // errors. Under the mmap read lock, as the kernel's GUP runs, each page
+  // goes through the fault handler (access(), Touch::kPopulate); no TLB is
+  // filled.
+  Status populate(Addr addr, std::uint64_t len) MMV_EXCLUDES(mmap_lock_);
 
   // ---- model::System-shaped conveniences: look up the VMA at vma_addr
   // under the mmap read lock (NO_VMA if none, or for vm_insert_page if it

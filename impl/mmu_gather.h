@@ -6,9 +6,12 @@
 // last reference that was.
 //
 // Invariants:
-//  1. Every gathered reference is put exactly once, by flush() (the
-//     destructor flushes what is left).
+//  1. Every gathered reference is put exactly once, by flush() or
+//     flush_cleared() (the destructor flushes what is left).
 //  2. tlb_flushes() of the mm rises before any gathered reference is put.
+//  3. [lo_, hi_) covers every translation cleared and not yet shot down:
+//     a walk covers a PTE table's part once, before it clears its entries,
+//     so a flush in the middle of that part keeps the rest covered.
 //
 // Thread safety: one MmuGather belongs to one thread and one operation.
 // add() may be called with a PTL held; flush() must not be (it may free
@@ -76,6 +79,12 @@ class MmuGather {
   // mapping of the zero page: cleared()), then puts every gathered
   // reference.
   void flush();
+  // A full batch in the middle of a walk, whose covered entries below
+  // `upto` are cleared and those from `upto` on not yet: shoots down only
+  // [lo, upto) -- other CPUs keep the translations still mapped, as with
+  // Linux's range, which only ever holds cleared entries -- puts the
+  // batch, and keeps [upto, hi) covered for the flush after the rest.
+  void flush_cleared(Addr upto);
   // A translation in the covered range was cleared with no reference to
   // gather (the zero page's): the shootdown is owed all the same.
   void cleared() { cleared_ = true; }

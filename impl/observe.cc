@@ -102,6 +102,27 @@ std::vector<std::string> Observer::check_invariants(Mm& mm, const model::System&
     fail("table counters pte/pmd/pud=", mm.table_counts().pte, "/", mm.table_counts().pmd, "/",
          mm.table_counts().pud, " but the tree links ", s.table_counts().pte, "/",
          s.table_counts().pmd, "/", s.table_counts().pud);
+  // impl/tlb.h's invariant, quiescent: every translation a CPU holds is
+  // its page's current entry, with no more permission. A shootdown left out
+  // shows here, as soon as the operation that owed it returns.
+  for (int cpu = 0; cpu < Tlbs::kCpus; ++cpu) {
+    for (const Tlbs::Held& h : mm.tlbs_.held(cpu)) {
+      const Pmd e = mm.pt_.pmd(h.vpage);
+      const Page* page = nullptr;
+      bool writable = false;
+      if (e.is_leaf()) {
+        page = &e.folio()->page(pte_index(h.vpage));
+        writable = e.writable();
+      } else if (const Pte p = mm.pt_.pte(h.vpage); !p.none()) {
+        page = p.page();
+        writable = p.writable();
+      }
+      if (page == nullptr) fail("CPU ", cpu, "'s TLB maps 0x", std::hex, h.vpage, ", which nothing maps");
+      else if (page != h.page) fail("CPU ", cpu, "'s TLB maps 0x", std::hex, h.vpage, " to another page than its entry");
+      else if (h.writable && !writable)
+        fail("CPU ", cpu, "'s TLB maps 0x", std::hex, h.vpage, " writable, its entry read-only");
+    }
+  }
   MmapReadGuard g(static_cast<MmWithUser&>(mm));
   mm.mmap_lock_.assert_held_shared();
   const VmaSnapshot* snap = mm.rcu_vmas_.load(std::memory_order_acquire);

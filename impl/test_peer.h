@@ -49,6 +49,18 @@ class MmTestPeer {
   static bool detached(const VmaRef& v) { return v.detached_.load(std::memory_order_acquire); }
   static std::uint64_t mmap_seq(Mm& mm) { return mm.mmap_lock_.seq(); }
   static PageTables& page_tables(Mm& mm) { return mm.pt_; }
+  // Fills `cpu`'s TLB as a fault would, but without the entry's lock or any
+  // check: a translation the page table may not back (tests of
+  // check_invariants).
+  static void plant_tlb(Mm& mm, int cpu, Addr addr, Page* page, bool writable) {
+    mm.tlbs_.fill(cpu, addr, page, writable);
+  }
+  // The pages `cpu`'s software TLB (impl/tlb.h) holds translations for.
+  static std::vector<Addr> tlb_pages(Mm& mm, int cpu) {
+    std::vector<Addr> out;
+    for (const Tlbs::Held& h : mm.tlbs_.held(cpu)) out.push_back(h.vpage);
+    return out;
+  }
 };
 
 }  // namespace mmv::impl

@@ -84,6 +84,9 @@ class Twin {
   }
   Result<std::uint8_t> read(Addr a) { return both(model.read(a), mm().read(a), "read"); }
   Status write(Addr a, std::uint8_t v) { return both(model.write(a, v), mm().write(a, v), "write"); }
+  Status populate(Addr a, std::uint64_t len) {
+    return both(model.populate(a, len), mm().populate(a, len), "populate");
+  }
   Result<ZapOutcome> zap(Addr vma_addr, Addr a, std::uint64_t size) {
     return both(model.zap_page_range_single(vma_addr, a, size),
                 mm().zap_page_range_single(vma_addr, a, size), "zap");

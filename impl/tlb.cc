@@ -67,6 +67,17 @@ void Tlbs::flush(Addr lo, Addr hi) {
   }
 }
 
+std::vector<Tlbs::Held> Tlbs::held(int c) {
+  Cpu& me = cpu(c);
+  MutexLock g(me.lock);
+  std::vector<Held> out;
+  for (std::uint32_t m = me.valid; m != 0; m &= m - 1) {
+    const Entry& e = me.e[static_cast<std::size_t>(std::countr_zero(m))];
+    out.push_back({e.vpage, e.page, e.writable});
+  }
+  return out;
+}
+
 void Tlbs::flush_all() {
   for (Cpu& c : cpus_) {
     MutexLock g(c.lock);

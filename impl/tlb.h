@@ -25,7 +25,8 @@
 // Invariants:
 //  - With rules 1-3, every entry maps a page that is alive and mapped (or
 //    being unmapped by an operation that has not returned), with no more
-//    permission than its PTE.
+//    permission than its PTE. Mm::check_invariants checks it on a quiescent
+//    mm (held()).
 //
 // Thread safety: each CPU's TLB has its own lock (lockdep class kTlb, taken
 // last). An access through a hit holds its CPU's lock for the load or store,
@@ -56,6 +57,7 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "impl/folio.h"
 #include "impl/mutex.h"
@@ -78,6 +80,15 @@ class Tlbs {
   // Shootdown: every CPU's entries for pages in [lo, hi), or all.
   void flush(Addr lo, Addr hi);
   void flush_all();
+  // The translations `cpu` holds, in slot order (takes its lock): what
+  // Mm::check_invariants holds to the page table, and tests and the
+  // properties' reach table look at.
+  struct Held {
+    Addr vpage;
+    const Page* page;
+    bool writable;
+  };
+  std::vector<Held> held(int cpu);
 
  private:
   struct Entry {

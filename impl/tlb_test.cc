@@ -6,7 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "impl/kernel.h"
+#include "impl/mm.h"
+#include "impl/test_peer.h"
 
 namespace mmv::impl {
 namespace {
@@ -53,6 +58,45 @@ TEST_F(ImplTlb, AShootdownTakesItsRangeFromEveryCpuAndNothingElse) {
   }
   tlbs_.flush_all();
   for (int cpu = 0; cpu < Tlbs::kCpus; ++cpu) EXPECT_FALSE(tlbs_.access(cpu, kA, false, 0).has_value()) << cpu;
+}
+
+TEST_F(ImplTlb, HeldListsEachCpusTranslations) {
+  tlbs_.fill(3, kA + 7, &page(), true);
+  tlbs_.fill(3, kA + 40 * kPageSize, &page(), false);
+  const std::vector<Tlbs::Held> held = tlbs_.held(3);
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].vpage, kA);
+  EXPECT_TRUE(held[0].writable);
+  EXPECT_EQ(held[1].vpage, kA + 40 * kPageSize);
+  EXPECT_EQ(held[1].page, &page());
+  EXPECT_TRUE(tlbs_.held(0).empty());
+}
+
+bool Mentions(const std::vector<std::string>& v, const std::string& what) {
+  for (const std::string& s : v)
+    if (s.find(what) != std::string::npos) return true;
+  return false;
+}
+
+// Mm::check_invariants holds every CPU's translations to the page table
+// (impl/mm.h, invariant 6): a translation nothing backs, or one with more
+// permission than its entry, is reported.
+TEST_F(ImplTlb, CheckInvariantsReportsATranslationItsEntryDoesNotAllow) {
+  ARef<MmWithUser> mm = kernel_.mm_alloc(kA, kA + 64 * kPageSize);
+  MmapRequest r;
+  r.addr = kA;
+  r.length = 2 * kPageSize;
+  r.fixed = true;
+  ASSERT_TRUE(mm->mmap(r).ok());
+  ASSERT_TRUE(mm->write(kA, 1, 1).ok());
+  ASSERT_TRUE(mm->read(kA + kPageSize, 2).ok());  // the zero page, read-only
+  EXPECT_TRUE(mm->check_invariants().empty());
+  MmTestPeer::plant_tlb(*mm, 3, kA + kPageSize, &Page::zero_page(), /*writable=*/true);
+  EXPECT_TRUE(Mentions(mm->check_invariants(), "CPU 3's TLB maps 0x40001000 writable, its entry read-only"));
+  MmTestPeer::plant_tlb(*mm, 3, kA + kPageSize, &page(), /*writable=*/false);
+  EXPECT_TRUE(Mentions(mm->check_invariants(), "CPU 3's TLB maps 0x40001000 to another page than its entry"));
+  MmTestPeer::plant_tlb(*mm, 0, kA + 9 * kPageSize, &page(), /*writable=*/false);
+  EXPECT_TRUE(Mentions(mm->check_invariants(), "CPU 0's TLB maps 0x40009000, which nothing maps"));
 }
 
 TEST_F(ImplTlb, CpuIdsWrapAroundTheCpuCount) {

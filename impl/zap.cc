@@ -41,6 +41,19 @@ void MmuGather::flush() {
   n_ = 0;
 }
 
+void MmuGather::flush_cleared(Addr upto) {
+  if (n_ == 0 && !cleared_) return;
+  if (!skip_shootdown_) mm_.flush_tlb(lo_, std::min(hi_, upto));
+  // What is left to shoot down: the covered part not cleared yet.
+  // Test-only fault (impl/fault_switch.h): forgotten with the batch, as
+  // asm-generic/tlb.h's __tlb_reset_range forgets its range.
+  if (fault_active(Fault::kBatchFlushForgetsRange)) lo_ = ~Addr{0}, hi_ = 0;
+  else lo_ = std::max(lo_, upto);
+  cleared_ = false;
+  Folio::put_batch(batch_.data(), n_);
+  n_ = 0;
+}
+
 void Mm::flush_tlb_all() {
   tlbs_.flush_all();
   tlb_flushes_.fetch_add(1, std::memory_order_relaxed);
@@ -156,7 +169,8 @@ void Mm::zap_range(Addr lo, Addr hi, MmuGather& tlb) {
             if (anon) rss_add(FolioKind::kAnon, -anon);
             if (file) rss_add(FolioKind::kPageCache, -file);
           }
-          if (tlb.full()) tlb.flush();  // with the PTL dropped
+          // With the PTL dropped; the entries from i on are still mapped.
+          if (tlb.full()) tlb.flush_cleared(b + (Addr{i} << kPageShift));
         }
         // Test-only fault (impl/fault_switch.h). Frees the table if the zap
         // left it empty; sequential runs only (no PTL holder can exist).

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "impl/mmu_gather.h"
+#include "impl/test_peer.h"
 #include "impl/test_util.h"
 
 namespace mmv::impl::test {
@@ -396,6 +397,32 @@ TEST(ImplZap, MoreThanOneBatchFlushesMoreThanOnce) {
   EXPECT_GE(t.mm().tlb_flushes(), before + 2);
   EXPECT_EQ(t.mm().rss(), Rss{});
   EXPECT_TRUE(t.observed().folios().empty());
+  t.ExpectSameState();
+}
+
+TEST(ImplZap, MoreThanOneBatchLeavesNoTranslationBehind) {
+  // Translations on three CPUs, in the first batch and past it, and in the
+  // second PTE table: after the zap no CPU holds one in the range, and a
+  // read on each finds the zero page.
+  Twin t;
+  const Addr lo = kLo + kPmdSize - 256 * kP;
+  constexpr int kPages = 600;
+  t.map(AnonAt(lo, kPages * kP));
+  ASSERT_TRUE(IsOk(t.populate(lo, kPages * kP)));
+  for (int cpu = 1; cpu < Tlbs::kCpus; ++cpu) {
+    for (int page : {0, 127, 128, 129, 255, 256, 257, 599}) {
+      const Addr a = lo + static_cast<Addr>(page) * kP;
+      ASSERT_TRUE(IsOk(t.mm().write(a, static_cast<std::uint8_t>(cpu), cpu)));
+      ASSERT_TRUE(IsOk(t.model.write(a, static_cast<std::uint8_t>(cpu))));
+    }
+  }
+  EXPECT_TRUE(Zapped(t.zap(lo, lo, kPages * kP)));
+  ASSERT_TRUE(IsOk(t.model.read(lo + 257 * kP)));
+  for (int cpu = 0; cpu < Tlbs::kCpus; ++cpu) {
+    for (Addr a : MmTestPeer::tlb_pages(t.mm(), cpu))
+      EXPECT_FALSE(a >= lo && a < lo + kPages * kP) << "CPU " << cpu << " still maps 0x" << std::hex << a;
+    EXPECT_EQ(t.mm().read(lo + 257 * kP, cpu).value(), 0);
+  }
   t.ExpectSameState();
 }
 

@@ -72,6 +72,37 @@ Status System::write(Addr addr, std::uint8_t value) {
   return {};
 }
 
+Status System::populate(Addr addr, std::uint64_t len) {
+  if (auto s = require_live(); !s.ok()) return s;
+  // madvise's own checks (is_valid_madvise).
+  if (!page_aligned(addr)) return Errc::kInval;
+  std::uint64_t rounded = 0;
+  if (!page_round_up(len, &rounded) || addr + rounded < addr) return Errc::kInval;
+  // Then GUP, one page at a time, as a store would go.
+  for (Addr a = addr; a != addr + rounded; a += kPageSize) {
+    const std::optional<Vma> v = vma_lookup(a);
+    if (!v) return Errc::kNoMem;
+    if ((v->flags & (flags::kIo | flags::kPfnMap)) || !(v->flags & flags::kWrite)) return Errc::kInval;
+    const std::optional<PageView> p = page(a);
+    if (p && p->writable && !p->pmd_mapped) continue;  // no fault needed, entry untouched
+    Status s;
+    if (!p) {
+      s = fault_missing(*v, a, /*write=*/true);
+    } else if (!p->writable) {
+      s = fault_present(*v, a);
+    }
+    if (!s.ok()) return s.error() == Errc::kNoMem ? Errc::kNoMem : Errc::kFault;
+    // The entry as the write fault (or, on a THP, touch_pmd) leaves it.
+    if (auto it = pt_.ptes.find(a); it != pt_.ptes.end()) {
+      it->second.young = it->second.dirty = true;
+    } else {
+      PmdLeaf& l = pt_.pmd_leaves.at(pmd_down(a));
+      l.young = l.dirty = true;
+    }
+  }
+  return {};
+}
+
 Status System::fault_missing(const Vma& v, Addr addr, bool write) {
   const bool vma_writable = (v.flags & flags::kWrite) != 0;
   switch (v.backing.kind) {

@@ -733,5 +733,121 @@ TEST(FaultEnomem, FaultsThatAllocateNothingLeaveTheInjectionArmed) {
   EXPECT_TRUE(s.allocation_failure_armed());
 }
 
+
+// ===========================================================================
+// populate (MADV_POPULATE_WRITE)
+// ===========================================================================
+
+TEST(Populate, FaultsEveryPageForWriteWithoutStoring) {
+  System s(kLo, kHi);
+  Map(s, AnonAt(kLo, 200 * kP));
+  ASSERT_TRUE(IsOk(s.read(kLo + 3 * kP)));  // the zero page: copied on populate
+  ASSERT_TRUE(IsOk(s.populate(kLo, 200 * kP)));
+  EXPECT_EQ(PresentPages(s, kLo, kLo + 200 * kP), 200u);
+  for (Addr a = kLo; a < kLo + 200 * kP; a += kP) {
+    const auto v = s.page(a);
+    ASSERT_TRUE(v.has_value());
+    EXPECT_FALSE(v->zero_page);
+    EXPECT_TRUE(v->writable && v->dirty && v->young);
+    EXPECT_TRUE(s.peek(a)->all_zero()) << "populate stores nothing";
+  }
+  EXPECT_EQ(s.rss(), (Rss{0, 200}));
+  ExpectInvariants(s);
+}
+
+TEST(Populate, LeavesAWritableEntryAsItIsAndKeepsContents) {
+  System s(kLo, kHi);
+  Map(s, AnonAt(kLo, 2 * kP));
+  ASSERT_TRUE(IsOk(s.write(kLo + 9, 0x5a)));
+  const System before = s;
+  ASSERT_TRUE(IsOk(s.populate(kLo, kP)));
+  EXPECT_EQ(s, before) << "no fault was needed: nothing changes";
+  ASSERT_TRUE(IsOk(s.populate(kLo, 2 * kP)));
+  EXPECT_EQ(s.peek(kLo)->get(9), 0x5a);
+}
+
+TEST(Populate, CopiesPrivateFilePagesAndDirtiesSharedOnes) {
+  System s(kLo, kHi);
+  FileId f = s.create_file(MarkedPages(4, 0x40), System::Cache::kWarm);
+  Map(s, FileAt(f, 0, kLo, 2 * kP, /*shared=*/false));
+  Map(s, FileAt(f, 2, kLo + 4 * kP, 2 * kP, /*shared=*/true));
+  EXPECT_TRUE(IsErr(s.populate(kLo, 6 * kP), Errc::kNoMem)) << "pages 2 and 3 are a hole";
+  ASSERT_TRUE(IsOk(s.populate(kLo + 4 * kP, 2 * kP)));
+  const FolioId copy = FolioAt(s, kLo);
+  ASSERT_NE(copy, 0u);
+  EXPECT_EQ(FindFolio(s, copy)->kind, FolioKind::kAnon);
+  EXPECT_EQ(s.peek(kLo), s.disk_page(f, 0)) << "a copy of the file page";
+  EXPECT_EQ(FolioAt(s, kLo + 4 * kP), CachedFolio(s, f, 2));
+  EXPECT_TRUE(FindFolio(s, CachedFolio(s, f, 2))->dirty) << "write-notify, as for a store";
+  EXPECT_TRUE(s.page(kLo + 4 * kP)->writable);
+  ExpectInvariants(s);
+}
+
+TEST(Populate, ArgumentErrorsChangeNothing) {
+  System s(kLo, kHi);
+  Map(s, AnonAt(kLo, 4 * kP));
+  const System before = s;
+  EXPECT_TRUE(IsErr(s.populate(kLo + 1, kP), Errc::kInval));
+  EXPECT_TRUE(IsErr(s.populate(kLo, ~std::uint64_t{0}), Errc::kInval)) << "rounds past 2^64";
+  EXPECT_TRUE(IsErr(s.populate(kLo, ~std::uint64_t{0} - kLo), Errc::kInval)) << "the end wraps";
+  EXPECT_TRUE(IsOk(s.populate(kHi, 0))) << "nothing to do, even without a VMA";
+  EXPECT_TRUE(IsErr(s.populate(kHi, kP), Errc::kNoMem));
+  EXPECT_EQ(s, before);
+}
+
+TEST(Populate, StopsAtTheFirstBadPageKeepingThoseBefore) {
+  System s(kLo, kHi);
+  Map(s, AnonAt(kLo, 2 * kP));
+  Map(s, AnonAt(kLo + 2 * kP, 2 * kP, kR));
+  EXPECT_TRUE(IsErr(s.populate(kLo, 4 * kP), Errc::kInval)) << "a VMA without WRITE";
+  EXPECT_EQ(PresentPages(s, kLo, kLo + 4 * kP), 2u);
+  Map(s, AnonAt(kLo + 6 * kP, 2 * kP));
+  EXPECT_TRUE(IsErr(s.populate(kLo + 6 * kP, 4 * kP), Errc::kNoMem)) << "a hole";
+  EXPECT_EQ(PresentPages(s, kLo + 6 * kP, kLo + 8 * kP), 2u);
+  FileId f = s.create_file(MarkedPages(2), System::Cache::kWarm);
+  Map(s, FileAt(f, 0, kLo + 16 * kP, 4 * kP, /*shared=*/false));
+  EXPECT_TRUE(IsErr(s.populate(kLo + 16 * kP, 4 * kP), Errc::kFault)) << "SIGBUS past end of file";
+  EXPECT_EQ(PresentPages(s, kLo + 16 * kP, kLo + 20 * kP), 2u);
+  Map(s, DriverAt(kLo + 24 * kP, kP));
+  EXPECT_TRUE(IsErr(s.populate(kLo + 24 * kP, kP), Errc::kFault)) << "a driver VMA has no fault handler";
+  Map(s, DriverAt(kLo + 26 * kP, kP, {VmaNewOp::kSetMixedMap, VmaNewOp::kSetIo}));
+  EXPECT_TRUE(IsErr(s.populate(kLo + 26 * kP, kP), Errc::kInval)) << "VM_IO";
+  ExpectInvariants(s);
+}
+
+TEST(Populate, MapsATransparentHugePageAndTouchesIt) {
+  System s(kLo, kHi);
+  Map(s, AnonAt(kLo, 2 * kPmdSize, kRW, flags::kHugePage));
+  ASSERT_TRUE(IsOk(s.populate(kLo + kPmdSize - kP, 2 * kP)));
+  ASSERT_TRUE(s.page(kLo)->pmd_mapped);
+  ASSERT_TRUE(s.page(kLo + kPmdSize)->pmd_mapped);
+  ASSERT_TRUE(IsOk(s.mprotect(kLo, kPmdSize, kR)));
+  ASSERT_TRUE(IsOk(s.mprotect(kLo, kPmdSize, kRW)));
+  EXPECT_FALSE(s.page(kLo)->writable);
+  ASSERT_TRUE(IsOk(s.populate(kLo, kP)));
+  EXPECT_TRUE(s.page(kLo)->writable) << "the THP is reused";
+  EXPECT_EQ(s.rss(), (Rss{0, 2 * kPagesPerPmd}));
+  ExpectInvariants(s);
+}
+
+TEST(Populate, AllocationFailureIsEnomemAfterThePagesBefore) {
+  System s(kLo, kHi);
+  Map(s, AnonAt(kLo, 4 * kP));
+  ASSERT_TRUE(IsOk(s.write(kLo, 1)));
+  s.fail_next_allocation();
+  EXPECT_TRUE(IsErr(s.populate(kLo, 4 * kP), Errc::kNoMem));
+  EXPECT_EQ(PresentPages(s, kLo, kLo + 4 * kP), 1u) << "the first page needed no allocation";
+  EXPECT_TRUE(IsOk(s.populate(kLo, 4 * kP)));
+  EXPECT_EQ(PresentPages(s, kLo, kLo + 4 * kP), 4u);
+}
+
+TEST(Populate, NeedsAUser) {
+  System s(kLo, kHi);
+  Map(s, AnonAt(kLo, kP));
+  ASSERT_TRUE(IsOk(s.mmgrab()));
+  ASSERT_TRUE(IsOk(s.mmput()));
+  EXPECT_TRUE(IsErr(s.populate(kLo, kP), Errc::kNoUser));
+}
+
 }  // namespace
 }  // namespace mmv::model::test

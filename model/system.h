@@ -12,7 +12,9 @@
 // read fault's fault-around keeps what it mapped if the page itself then
 // fails (fault_around). A store beyond the end of a private file mapping
 // gets its SIGBUS after do_cow_fault prepared the area's anon_vma, which
-// stays (found by the linux side, docs/linux.md).
+// stays (found by the linux side, docs/linux.md). populate
+// (MADV_POPULATE_WRITE) keeps the pages it faulted in before the page that
+// failed, as the kernel does (measured on the host kernel).
 //
 // Choices where the kernel depends on configuration (written down here, as
 // SPEC.md asks):
@@ -227,6 +229,23 @@ class System {
   // page -> SIGBUS; allocation failure -> ENOMEM. Nothing changes on error.
   Result<std::uint8_t> read(Addr addr);
   Status write(Addr addr, std::uint8_t value);
+  // madvise(MADV_POPULATE_WRITE) of [addr, addr + len): every page is
+  // made writable as a store to it would make it, page by page in address
+  // order, and nothing is stored. A page whose entry already allows the
+  // store is left as it is (GUP finds it without a fault); every other one
+  // takes the write fault, which leaves its entry writable, dirty and
+  // young; a THP leaf is also marked young and dirty (touch_pmd). The
+  // kernel's FOLL_TOUCH also marks a folio it finds accessed (and dirty
+  // if its entry is clean); folio bits are not changed here. No TLB is
+  // filled: GUP walks the tables in software. Errors, in the kernel's order
+  // (is_valid_madvise, then __get_user_pages with FOLL_MADV_POPULATE, each
+  // measured on the host kernel): unaligned addr, a length that rounds past
+  // 2^64 or an end that wraps -> EINVAL; len 0 -> ok; then page by page: no
+  // VMA -> ENOMEM; a VMA with IO or PFNMAP or without WRITE -> EINVAL; a
+  // fault's SIGBUS (past end of file, a driver VMA without a page) ->
+  // EFAULT; allocation failure -> ENOMEM. The pages before the failing one
+  // stay populated.
+  Status populate(Addr addr, std::uint64_t len);
   // The contents of the page mapped at addr, without any side effect.
   std::optional<PageBytes> peek(Addr addr) const;
   std::optional<PageView> page(Addr addr) const;

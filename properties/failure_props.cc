@@ -1,7 +1,9 @@
-// Named invariant: a failed operation changes nothing, apart from the two
-// exceptions model/system.h documents (mprotect's partial application and
-// the pages a failed file read fault's fault-around mapped), checked on the
-// implementation after every command of a random sequence.
+// Named invariant: a failed operation changes nothing, apart from the
+// exceptions model/system.h documents (mprotect's partial application, the
+// pages a failed file read fault's fault-around mapped, the anon_vma of a
+// store past the end of a private file, the pages a failed populate faulted
+// in before the page that failed), checked on the implementation after
+// every command of a random sequence.
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
@@ -257,12 +259,48 @@ bool check_cow_anon_vma_kept(const Command& c, const std::string& out, const Vma
   return true;
 }
 
+// populate (MADV_POPULATE_WRITE) failed at page f after it faulted in
+// [lo, f) (model/system.h): the state is `before` populated on [lo, f),
+// where f is the first page of the range the failed one left without a
+// writable entry; the only other change allowed is the anon_vma the fault
+// at f may have prepared (a store past the end of a private file). The
+// prefix is populated by the model, whose rule the ModelVsImpl property
+// holds the impl to; what this checks is that a failure changed nothing
+// else. False when the failure changed nothing.
+bool check_partial_populate(const Command& c, const std::string& out, const System& before,
+                            const System& after) {
+  std::uint64_t len = 0;
+  if (!page_aligned(c.addr) || !page_round_up(c.len, &len) || c.addr + len < c.addr) return false;
+  Addr f = c.addr;
+  for (; f < c.addr + len; f += kP) {
+    const auto p = after.page(f);
+    if (!p || !p->writable) break;
+  }
+  System expected = before;
+  if (!expected.populate(c.addr, f - c.addr).ok())
+    RC_FAIL(show(c, out) + ": populating the pages before " + hex(f) + " fails on its own");
+  const auto vb = expected.vma_lookup(f), va = after.vma_lookup(f);
+  const bool prepared = vb && va && vb->anon_vma == 0 && va->anon_vma != 0;
+  const std::string d = prepared ? diff_except(expected, after, {"fail_next_alloc"}, {"vma "})
+                                 : diff_except(expected, after, {"fail_next_alloc"});
+  if (!d.empty()) RC_FAIL(show(c, out) + " changed more than populating the pages before " + hex(f) + ":\n" + d);
+  if (prepared) {
+    Vma want = *vb;
+    want.anon_vma = va->anon_vma;
+    auto vmas = expected.vmas();
+    vmas.at(want.start) = want;
+    if (vmas != after.vmas()) RC_FAIL(show(c, out) + " changed a VMA beyond the anon_vma of the failing page's");
+  }
+  return !(before == after);
+}
+
 struct Seen {
   int errors = 0;
   int injected = 0;
   int partial_mprotect = 0;
   int fault_around_kept = 0;
   int cow_anon_vma_kept = 0;
+  int partial_populate = 0;
 };
 
 void check_failed(const Command& c, const std::string& out, const System& before, const System& after,
@@ -279,6 +317,10 @@ void check_failed(const Command& c, const std::string& out, const System& before
   const auto v = before.vma_lookup(c.addr);
   if (c.op == Op::kMprotect && (out == "error ENOMEM" || out == "error EACCES") && v) {
     if (check_partial_mprotect(c, out, before, after)) ++seen.partial_mprotect;
+    return;
+  }
+  if (c.op == Op::kPopulate && before.life() == LifeState::kLive) {
+    if (check_partial_populate(c, out, before, after)) ++seen.partial_populate;
     return;
   }
   if (c.op == Op::kRead && (out == "error SIGBUS" || out == "error ENOMEM") && v &&
@@ -304,7 +346,8 @@ void check_failed(const Command& c, const std::string& out, const System& before
 // before it, except that (a) an injected allocation failure is consumed by
 // the ENOMEM it causes, (b) mprotect's ENOMEM/EACCES keeps the changes made
 // to the VMAs before the failure point, (c) a failed read fault on a file
-// VMA keeps what fault-around mapped. The sequence is random, lifetime
+// VMA keeps what fault-around mapped, (d) a failed populate keeps the pages
+// it faulted in before the failing page. The sequence is random, lifetime
 // commands included, with extra allocation-failure injection.
 RC_GTEST_PROP(FailureAtomicity, FailedOperationsChangeNothing, ()) {
   cmd::ModelRunner m;
@@ -333,6 +376,7 @@ RC_GTEST_PROP(FailureAtomicity, FailedOperationsChangeNothing, ()) {
   RC_CLASSIFY(seen.partial_mprotect > 0, "partial mprotect");
   RC_CLASSIFY(seen.fault_around_kept > 0, "fault-around kept");
   RC_CLASSIFY(seen.cow_anon_vma_kept > 0, "anon_vma of a SIGBUS store kept");
+  RC_CLASSIFY(seen.partial_populate > 0, "partial populate kept");
 }
 
 }  // namespace

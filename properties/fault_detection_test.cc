@@ -58,6 +58,8 @@ constexpr Fault kFaults[] = {
     // Stale translations: seen through a CPU's software TLB (impl/tlb.h).
     Fault::kMprotectSkipsShootdown, Fault::kMkcleanSkipsShootdown, Fault::kMunmapSkipsShootdown,
     Fault::kZapForgetsAccessed,     Fault::kInsertPageNotMixedMap,
+    // Beyond one batch: needs populate and the boundary generators.
+    Fault::kBatchFlushForgetsRange,
 };
 
 class FaultDetection : public ::testing::TestWithParam<Fault> {};

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "impl/mmu_gather.h"
+#include "impl/tlb.h"
 #include "properties/reach.h"
 
 namespace mmv::props {
@@ -12,6 +14,65 @@ using cmd::Command;
 using cmd::Op;
 
 constexpr Addr kP = kPageSize;
+
+// The impl's internal sizes, in pages: a TLB's entries (one set each:
+// direct-mapped, impl/tlb.h), the gather's batch (impl/mmu_gather.h), a
+// PTE table. An operation one page past one of them is the first to take
+// a second batch, a second table or an evicting fill.
+constexpr std::uint64_t kTlbPages = impl::Tlbs::kEntries;
+constexpr std::uint64_t kBatchPages = impl::MmuGather::kBatch;
+constexpr std::uint64_t kTablePages = kEntriesPerTable;
+
+// Page counts one below, at and one above each internal size.
+const std::vector<std::uint64_t>& around_sizes() {
+  static const std::vector<std::uint64_t> sizes = [] {
+    std::vector<std::uint64_t> out;
+    for (std::uint64_t n : {kTlbPages, kBatchPages, 2 * kBatchPages, kTablePages})
+      for (std::uint64_t d : {n - 1, n, n + 1}) out.push_back(d);
+    return out;
+  }();
+  return sizes;
+}
+
+// An area is big when one operation on all of it takes more than one
+// gather batch.
+bool is_big(const Vma& v) { return v.pages() > kBatchPages; }
+
+// The boundaries at most `limit` of which are listed per area: areas are
+// at most a few MiB, but a merge could make a longer one.
+constexpr int kBoundariesPerArea = 4;
+
+// Pages of the big areas where their operations change batch, table or
+// TLB set: the pages around_sizes() from the start, the page that shares
+// the first page past a batch's TLB slot, and each 2 MiB and 1 GiB
+// boundary inside, one below, at and one above (and one batch on).
+std::vector<Addr> big_marks(const std::vector<Vma>& vmas) {
+  std::vector<Addr> out;
+  for (const Vma& v : vmas) {
+    if (!is_big(v)) continue;
+    for (std::uint64_t n : around_sizes())
+      if (n < v.pages()) out.push_back(v.start + n * kP);
+    if (kBatchPages + kTlbPages < v.pages()) out.push_back(v.start + (kBatchPages + kTlbPages) * kP);
+    for (Addr size : {kPmdSize, kPudSize}) {
+      int listed = 0;
+      for (Addr b = (v.start / size + 1) * size; b < v.end && listed < kBoundariesPerArea; b += size, ++listed)
+        for (Addr a : {b - kP, b, b + kP, b + kBatchPages * kP})
+          if (a < v.end) out.push_back(a);
+    }
+  }
+  return out;
+}
+
+// The 2 MiB boundaries near the window's start and its two 1 GiB ends,
+// where big areas are placed (mmap_request), one page on either side and
+// one batch on: the pages a large munmap clears after its first batch,
+// still aimed at once the area is gone.
+std::vector<Addr> boundary_marks() {
+  std::vector<Addr> out;
+  for (Addr b : {cmd::kWindowLo, cmd::kWindowLo + kPmdSize, cmd::kWindowLo + 2 * kPmdSize, cmd::kWindowHi})
+    for (Addr a : {b - kP, b + kP, b + kBatchPages * kP}) out.push_back(a);
+  return out;
+}
 
 // Addresses worth aiming at: the window's 2 MiB boundaries near its start,
 // and each VMA's start and end with their neighbouring pages.
@@ -37,7 +98,12 @@ struct Targets {
   // Mapped pages grouped by what they are and their state
   // (properties/reach.h): mapped_groups().
   std::vector<std::vector<Addr>> mapped;
+  // The groups of `mapped` whose pages are write-protected: where a
+  // populate has something to do (a copy, or a reuse).
+  std::vector<std::vector<Addr>> mapped_wp;
   std::vector<FileId> files;  // file slot -> the model's file
+  std::vector<Vma> big;        // the areas is_big() says are
+  std::vector<Addr> big_marks;  // big_marks(vmas)
 };
 
 Targets targets(const cmd::ModelRunner& m) {
@@ -46,7 +112,12 @@ Targets targets(const cmd::ModelRunner& m) {
   for (const auto& [s, v] : m.system().vmas()) t.vmas.push_back(v);
   t.pages = m.holdings().pages.size();
   t.mapped = mapped_groups(m.system());
+  for (const std::vector<Addr>& g : t.mapped)
+    if (!m.system().page(g.front())->writable) t.mapped_wp.push_back(g);
   for (std::uint32_t slot = 0; slot < std::size(cmd::kFiles); ++slot) t.files.push_back(m.file_id(slot));
+  for (const Vma& v : t.vmas)
+    if (is_big(v)) t.big.push_back(v);
+  t.big_marks = big_marks(t.big);
   return t;
 }
 
@@ -110,10 +181,46 @@ rc::Gen<Addr> any_address(const std::vector<Addr>& marks) {
   });
 }
 
-// Where a load, store or lookup goes.
+// Where a load, store or lookup goes: with a big area, often where its
+// operations change batch, table or TLB set (big_marks), so that loads on
+// several CPUs cache those pages before a large zap and touch them after.
 rc::Gen<Addr> access_address(const Targets& t) {
-  return rc::gen::weightedOneOf<Addr>(
-      {{4, inside_vma(t.vmas, t.marks)}, {1, any_address(t.marks)}, {3, mapped_page(t)}});
+  if (t.big_marks.empty()) {
+    return rc::gen::weightedOneOf<Addr>({{4, inside_vma(t.vmas, t.marks)},
+                                         {1, any_address(t.marks)},
+                                         {3, mapped_page(t)},
+                                         {1, rc::gen::elementOf(boundary_marks())}});
+  }
+  return rc::gen::weightedOneOf<Addr>({{4, inside_vma(t.vmas, t.marks)},
+                                       {1, any_address(t.marks)},
+                                       {3, mapped_page(t)},
+                                       {1, rc::gen::elementOf(boundary_marks())},
+                                       {4, rc::gen::elementOf(t.big_marks)}});
+}
+
+// A large private anonymous area: around_sizes() long (or a table and a
+// batch and one), placed so that it crosses a 2 MiB boundary of the window
+// or one of its 1 GiB ends with one page, a batch less one, a batch, a
+// batch and one or half of it below the boundary, or starts at one.
+MmapRequest big_area() {
+  MmapRequest r;
+  r.fixed = true;
+  r.prot = flags::kRead | flags::kWrite;
+  const std::uint64_t pages = *rc::gen::weightedOneOf<std::uint64_t>(
+      {{4, rc::gen::elementOf(std::vector<std::uint64_t>(around_sizes().begin() + 3, around_sizes().end()))},
+       {1, rc::gen::just(kTablePages + kBatchPages + 1)}});
+  r.length = pages * kP;
+  const Addr boundary = *rc::gen::weightedElement<Addr>({{2, cmd::kWindowLo + kPmdSize},
+                                                         {2, cmd::kWindowLo + 2 * kPmdSize},
+                                                         {1, cmd::kWindowLo},
+                                                         {1, cmd::kWindowHi}});
+  const std::uint64_t below = *rc::gen::element<std::uint64_t>(0, 1, kBatchPages - 1, kBatchPages, kBatchPages + 1,
+                                                                pages / 2);
+  r.addr = boundary - std::min(below, pages - 1) * kP;
+  // Sometimes HUGEPAGE: whole 2 MiB blocks inside become THPs, one gather
+  // entry each.
+  if (*rc::gen::inRange(0, 6) == 0) r.advice = flags::kHugePage;
+  return r;
 }
 
 rc::Gen<std::uint64_t> lengths() {
@@ -141,7 +248,8 @@ rc::Gen<MmapRequest> mmap_request(const std::vector<Addr>& marks, Scope scope = 
     // The VMA tree has no drivers and no shared anonymous memory.
     const int kind = scope == Scope::kVmaTree
                          ? *rc::gen::weightedElement<int>({{6, 0}, {2, 1}, {6, 2}})
-                         : *rc::gen::weightedElement<int>({{4, 0}, {2, 1}, {6, 2}, {3, 3}, {1, 4}});
+                         : *rc::gen::weightedElement<int>({{4, 0}, {2, 1}, {6, 2}, {3, 3}, {1, 4}, {2, 5}});
+    if (kind == 5) return big_area();
     r.fixed = scope == Scope::kVmaTree || *rc::gen::weightedElement<bool>({{3, true}, {1, false}});
     r.addr = *page_address(marks);
     r.prot = *rc::gen::weightedElement<VmFlags>(
@@ -212,7 +320,7 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, Scope scope) {
   return rc::gen::resize(rc::kNominalSize, rc::gen::exec([t = targets(m), scope] {
     const std::vector<Addr>& marks = t.marks;
     Command c;
-    // Weights out of about 290: memory operations dominate. A teardown
+    // Weights out of about 300: memory operations dominate. A teardown
     // (mmput of the last user) ends about one sequence in five at the CI
     // budget, and 22% of all commands then run on a torn-down mm: far more
     // than the reach table's teardown cells need, but at twice this rate it
@@ -222,7 +330,7 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, Scope scope) {
         {44, Op::kRead},        {48, Op::kWrite},         {24, Op::kZap},
         {12, Op::kZapUnderVmaLock}, {8, Op::kAllocPage},  {4, Op::kPutPage},
         {16, Op::kInsertPage},  {8, Op::kWriteback},      {6, Op::kLockVmaUnderRcu},
-        {6, Op::kVmaLookup},
+        {6, Op::kVmaLookup},    {10, Op::kPopulate},
     };
     if (scope == Scope::kVmaTree) {
       // Stores mostly inside areas, where they give anon_vmas; mprotect
@@ -258,6 +366,15 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, Scope scope) {
         break;
       case Op::kMunmap:
       case Op::kMprotect:
+        if (!t.big.empty() && *rc::gen::inRange(0, 3) == 0) {
+          // A big area: all of it, or from one of its marks to its end, so
+          // that one operation crosses its batches and tables.
+          const Vma v = *rc::gen::elementOf(t.big);
+          c.addr = *rc::gen::weightedOneOf<Addr>({{2, rc::gen::just(v.start)}, {1, rc::gen::elementOf(big_marks({v}))}});
+          c.len = v.end - c.addr;
+          c.prot = *rc::gen::element<VmFlags>(0, flags::kRead, flags::kRead | flags::kWrite);
+          break;
+        }
         c.addr = *rc::gen::weightedOneOf<Addr>({{1, page_address(marks)}, {1, mapped_page(t)}});
         if (c.op == Op::kMprotect && *rc::gen::inRange(0, 3) == 0) {
           c.len = *rc::gen::element<std::uint64_t>(std::uint64_t{kP}, std::uint64_t{2 * kP});  // just that page: write-protect it
@@ -284,8 +401,20 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, Scope scope) {
       case Op::kZap:
       case Op::kZapUnderVmaLock: {
         // Mostly inside a real VMA: partial, exact, over the edge, size 0,
-        // overflowing; sometimes anywhere.
-        if (!t.mapped.empty() && *rc::gen::inRange(0, 3) == 0) {
+        // overflowing; sometimes anywhere. A big area often: all of it,
+        // around_sizes() pages from its start, or from a mark to its end.
+        if (!t.big.empty() && *rc::gen::inRange(0, 3) == 0) {
+          const Vma v = *rc::gen::elementOf(t.big);
+          c.addr = v.start;
+          switch (*rc::gen::inRange(0, 3)) {
+            case 0: c.addr2 = v.start; c.len = v.end - v.start; break;
+            case 1:
+              c.addr2 = v.start;
+              c.len = std::min<std::uint64_t>(v.end - v.start, *rc::gen::elementOf(around_sizes()) * kP);
+              break;
+            default: c.addr2 = *rc::gen::elementOf(big_marks({v})); c.len = v.end - c.addr2; break;
+          }
+        } else if (!t.mapped.empty() && *rc::gen::inRange(0, 3) == 0) {
           // At a mapped page of some kind: that page alone, a few pages
           // from it, or part of its huge page.
           c.addr = *mapped_page(t);
@@ -335,6 +464,44 @@ rc::Gen<Command> gen_with(const cmd::ModelRunner& m, Scope scope) {
         break;
       case Op::kWriteback:
         c.slot = *rc::gen::inRange<std::uint32_t>(0, std::size(cmd::kFiles));
+        break;
+      case Op::kPopulate:
+        // MADV_POPULATE_WRITE: mostly all of an area (a big one most
+        // often), around_sizes() pages from a mark, a mapped page of each
+        // kind and state and the next, or over holes and areas alike;
+        // sometimes madvise's bad arguments.
+        switch (*rc::gen::weightedElement<int>({{5, 0}, {2, 1}, {4, 4}, {2, 2}, {1, 3}})) {
+          case 0:
+            if (!t.vmas.empty()) {
+              const Vma v = !t.big.empty() && *rc::gen::inRange(0, 4) != 0 ? *rc::gen::elementOf(t.big)
+                                                                            : *rc::gen::elementOf(t.vmas);
+              c.addr = *rc::gen::inRange(0, 4) == 0 ? v.start + *rc::gen::inRange<std::uint64_t>(0, v.pages()) * kP
+                                                    : v.start;
+              c.len = v.end - c.addr;
+              break;
+            }
+            [[fallthrough]];
+          case 1:
+            c.addr = t.big_marks.empty() || *rc::gen::inRange(0, 2) == 0 ? *inside_vma(t.vmas, marks)
+                                                                        : *rc::gen::elementOf(t.big_marks);
+            c.len = *rc::gen::elementOf(around_sizes()) * kP;
+            break;
+          case 2:
+            c.addr = *page_address(marks);
+            c.len = *lengths();
+            break;
+          case 4:
+            c.addr = t.mapped_wp.empty() || *rc::gen::inRange(0, 2) == 0
+                         ? *mapped_page(t)
+                         : *rc::gen::elementOf(*rc::gen::elementOf(t.mapped_wp));
+            c.len = *rc::gen::element<std::uint64_t>(std::uint64_t{kP}, 2 * kP);
+            break;
+          default:
+            c.addr = *any_address(marks);
+            c.len = *rc::gen::element<std::uint64_t>(0, 1, kP - 1, kP + 1, ~std::uint64_t{0},
+                                                     ~std::uint64_t{0} - kP + 1, kTaskSize);
+            break;
+        }
         break;
       default: break;
     }

@@ -61,6 +61,7 @@ class HandMm {
         break;
       }
       case Op::kMunmap: out = cmd::outcome(mm->munmap(c.addr, c.len)); break;
+      case Op::kPopulate: out = cmd::outcome(mm->populate(c.addr, c.len)); break;
       case Op::kMprotect: out = cmd::outcome(mm->mprotect(c.addr, c.len, c.prot)); break;
       case Op::kRead: out = cmd::outcome(mm->read(c.addr)); break;
       case Op::kWrite: out = cmd::outcome(mm->write(c.addr, c.value)); break;

@@ -5,6 +5,9 @@
 #include <sstream>
 #include <utility>
 
+#include "impl/mmu_gather.h"
+#include "impl/tlb.h"
+
 namespace mmv::props {
 namespace {
 
@@ -24,7 +27,7 @@ bool takes_no_address(Op op) {
 
 bool is_range_op(Op op) {
   return op == Op::kMmap || op == Op::kMunmap || op == Op::kMprotect || op == Op::kZap ||
-         op == Op::kZapUnderVmaLock;
+         op == Op::kZapUnderVmaLock || op == Op::kPopulate;
 }
 
 const Vma* vma_at(const model::System& s, Addr a) {
@@ -194,6 +197,124 @@ std::uint64_t Reach::at(Op op, Hit hit, Met met) const {
   return n_[static_cast<int>(op)][static_cast<int>(hit)][static_cast<int>(met)];
 }
 
+// ---- Sizes and boundaries --------------------------------------------------
+
+const char* size_name(Size s) {
+  static constexpr const char* kNames[] = {"across-2M", "across-1G", "over-batch", "over-table",
+                                          "batch+tlb", "tlb-evict"};
+  return kNames[static_cast<int>(s)];
+}
+
+bool possible(Op op, Size s) {
+  switch (s) {
+    // Every command with a range can have one that crosses.
+    case Size::kAcross2M:
+    case Size::kAcross1G: return is_range_op(op);
+    // Only populate faults pages in by the range.
+    case Size::kOverBatch:
+    case Size::kOverTable: return op == Op::kPopulate;
+    // The commands that clear mappings through a gather.
+    case Size::kBatchTlb: return op == Op::kZap || op == Op::kZapUnderVmaLock || op == Op::kMunmap;
+    // The commands that fill a TLB.
+    case Size::kTlbEvict: return op == Op::kRead || op == Op::kWrite;
+  }
+  return false;
+}
+
+std::vector<Addr> pages_past_first_batch(const model::System& s, Addr lo, Addr hi) {
+  // The entries the gather takes, in its order: (address, last page).
+  std::vector<std::pair<Addr, Addr>> entries;
+  const auto& pt = s.page_table();
+  for (auto it = pt.pmd_leaves.lower_bound(pmd_down(lo)); it != pt.pmd_leaves.end() && it->first < hi; ++it) {
+    const Addr block = it->first;
+    if (block + kPmdSize <= lo) continue;
+    if (block >= lo && block + kPmdSize <= hi) {
+      entries.emplace_back(block, block + kPmdSize - kPageSize);  // removed whole: one entry
+    } else {
+      for (Addr a = std::max(lo, block); a < std::min(hi, block + kPmdSize); a += kPageSize)
+        entries.emplace_back(a, a);  // split first: one per page
+    }
+  }
+  for (auto it = pt.ptes.lower_bound(lo); it != pt.ptes.end() && it->first < hi; ++it)
+    if (!it->second.zero_page) entries.emplace_back(it->first, it->first);
+  if (entries.size() <= impl::MmuGather::kBatch) return {};
+  std::sort(entries.begin(), entries.end());
+  const Addr last_of_first = entries[impl::MmuGather::kBatch - 1].second;
+  std::vector<Addr> out;
+  for (const auto& [first, last] : entries)
+    for (Addr a = first; a <= last; a += kPageSize)
+      if (a > last_of_first) out.push_back(a);
+  return out;
+}
+
+namespace {
+
+// Whether an area of `s` covers both sides of a multiple of `boundary`
+// inside [lo, hi).
+bool crosses(const model::System& s, Addr lo, Addr hi, Addr boundary) {
+  for (const auto& [start, v] : s.vmas()) {
+    if (v.end <= lo || v.start >= hi) continue;
+    const Addr a = std::max(lo, v.start), e = std::min(hi, v.end);
+    // Inside the area, or where it ends and the next one begins.
+    if ((a / boundary + 1) * boundary < e) return true;
+    if (e == v.end && e < hi && e % boundary == 0 && s.vmas().contains(e)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void Reach::count_sizes(const cmd::Command& c, const model::System& before, const model::System& after,
+                        const std::string& out, const TlbView& tlb) {
+  auto bump = [&](Size s) { ++sizes_[static_cast<int>(c.op)][static_cast<int>(s)]; };
+  if (before.life() != LifeState::kLive) return;
+  const bool ok = out == "ok" || out == "zapped" || out.rfind("ok ", 0) == 0;
+  if ((c.op == Op::kRead || c.op == Op::kWrite) && ok && c.cpu < tlb.size()) {
+    const Addr page = page_down(c.addr);
+    const auto slot = [](Addr a) { return (a >> kPageShift) % impl::Tlbs::kEntries; };
+    for (Addr held : tlb[c.cpu])
+      if (held != page && slot(held) == slot(page)) bump(Size::kTlbEvict);
+    return;
+  }
+  if (!is_range_op(c.op) || !ok) return;
+  std::optional<std::pair<Addr, Addr>> r = range_of(c);
+  if (c.op == Op::kMmap && r) {  // where it was placed
+    const Addr at = std::stoull(out.substr(3), nullptr, 16);
+    r = std::pair{at, at + (r->second - r->first)};
+  }
+  if (!r) return;
+  const auto [lo, hi] = *r;
+  const model::System& areas = c.op == Op::kMmap ? after : before;
+  if (crosses(areas, lo, hi, kPmdSize)) bump(Size::kAcross2M);
+  if (crosses(areas, lo, hi, kPudSize)) bump(Size::kAcross1G);
+  if (c.op == Op::kPopulate) {
+    // Pages faulted in: present and writable now, not before.
+    std::uint64_t faulted = 0;
+    const auto& b = before.page_table();
+    const auto& a = after.page_table();
+    for (auto it = a.ptes.lower_bound(lo); it != a.ptes.end() && it->first < hi; ++it) {
+      const auto was = b.ptes.find(it->first);
+      faulted += it->second.writable && (was == b.ptes.end() || !was->second.writable);
+    }
+    for (auto it = a.pmd_leaves.lower_bound(pmd_down(lo)); it != a.pmd_leaves.end() && it->first < hi; ++it) {
+      const auto was = b.pmd_leaves.find(it->first);
+      if (it->second.writable && (was == b.pmd_leaves.end() || !was->second.writable)) faulted += kPagesPerPmd;
+    }
+    if (faulted > impl::MmuGather::kBatch) bump(Size::kOverBatch);
+    if (faulted > kEntriesPerTable) bump(Size::kOverTable);
+  }
+  if (possible(c.op, Size::kBatchTlb)) {
+    const std::vector<Addr> past = pages_past_first_batch(before, lo, hi);
+    const std::set<Addr> late(past.begin(), past.end());
+    bool held = false;
+    for (const std::vector<Addr>& cpu : tlb)
+      for (Addr p : cpu) held = held || late.contains(p);
+    if (held) bump(Size::kBatchTlb);
+  }
+}
+
+std::uint64_t Reach::at(Op op, Size s) const { return sizes_[static_cast<int>(op)][static_cast<int>(s)]; }
+
 namespace {
 
 std::string cell_name(Op op, Hit hit, Met met) {
@@ -210,6 +331,16 @@ void for_each_possible_cell(Fn fn) {
           fn(static_cast<Op>(o), static_cast<Hit>(h), static_cast<Met>(m));
 }
 
+std::string size_cell_name(Op op, Size s) { return std::string(cmd::op_name(op)) + "/" + size_name(s); }
+
+// Calls fn(op, size) for every possible cell of the sizes table.
+template <typename Fn>
+void for_each_possible_size(Fn fn) {
+  for (int o = 0; o < cmd::kNumOps; ++o)
+    for (int s = 0; s < kNumSizes; ++s)
+      if (possible(static_cast<Op>(o), static_cast<Size>(s))) fn(static_cast<Op>(o), static_cast<Size>(s));
+}
+
 }  // namespace
 
 std::vector<std::string> Reach::missing() const {
@@ -217,12 +348,16 @@ std::vector<std::string> Reach::missing() const {
   for_each_possible_cell([&](Op op, Hit hit, Met met) {
     if (at(op, hit, met) == 0) out.push_back(cell_name(op, hit, met));
   });
+  for_each_possible_size([&](Op op, Size s) {
+    if (at(op, s) == 0) out.push_back(size_cell_name(op, s));
+  });
   return out;
 }
 
 int Reach::possible_cells() const {
   int n = 0;
   for_each_possible_cell([&](Op, Hit, Met) { ++n; });
+  for_each_possible_size([&](Op, Size) { ++n; });
   return n;
 }
 
@@ -247,10 +382,25 @@ std::string Reach::table() const {
     }
     os << '\n';
   }
+  // The sizes table: one line, the operations that have a possible cell.
+  os << "reach sizes:";
+  for (int o = 0; o < cmd::kNumOps; ++o) {
+    const auto op = static_cast<Op>(o);
+    std::string cells;
+    for (int s = 0; s < kNumSizes; ++s) {
+      const auto size = static_cast<Size>(s);
+      if (possible(op, size)) cells += ' ' + std::string(size_name(size)) + '=' + std::to_string(at(op, size));
+    }
+    if (!cells.empty()) os << ' ' << cmd::op_name(op) << ':' << cells << ';';
+  }
+  os << '\n';
   // The rarest cells hit: where the next hole would open.
   std::vector<std::pair<std::uint64_t, std::string>> hit;
   for_each_possible_cell([&](Op op, Hit c, Met met) {
     if (at(op, c, met) > 0) hit.emplace_back(at(op, c, met), cell_name(op, c, met));
+  });
+  for_each_possible_size([&](Op op, Size s) {
+    if (at(op, s) > 0) hit.emplace_back(at(op, s), size_cell_name(op, s));
   });
   std::sort(hit.begin(), hit.end());
   os << "reach rarest:";

@@ -41,8 +41,13 @@ struct Step : Base {
   void run(const cmd::ModelRunner& before, cmd::ImplRunner& impl) const override {
     t_ran.push_back(c);
     cmd::ModelRunner after = before;
+    // What the TLBs held, for the reach table's sizes: read only where a
+    // cell needs it.
+    const bool tlb_cell = c.op == cmd::Op::kRead || c.op == cmd::Op::kWrite || c.op == cmd::Op::kZap ||
+                          c.op == cmd::Op::kZapUnderVmaLock || c.op == cmd::Op::kMunmap;
+    const TlbView tlb = tlb_cell ? impl.tlb_pages() : TlbView{};
     const cmd::StepResult r = cmd::step_and_compare(c, after, impl);
-    stats().count(c, r.impl, before.system(), after.system());
+    stats().count(c, r.impl, before.system(), after.system(), tlb);
     if (r.mismatch) fail(*r.mismatch);
   }
   void show(std::ostream& os) const override { os << c; }

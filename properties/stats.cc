@@ -54,10 +54,11 @@ void Stats::end_case() {
 }
 
 void Stats::count(const cmd::Command& c, const std::string& out, const model::System& before,
-                  const model::System& after) {
+                  const model::System& after, const TlbView& tlb) {
   ++commands_;
   ++ops_[static_cast<int>(c.op)];
   reach_.count(c, before);
+  reach_.count_sizes(c, before, after, out, tlb);
   auto edge = [&](const char* name) {
     ++edges_[name];
     case_edges_[name] = true;

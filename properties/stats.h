@@ -27,8 +27,10 @@ class Stats {
   void begin_case();
   // Inside the property: classifies the case (RC_CLASSIFY).
   void end_case();
+  // `tlb`: what the impl's TLBs held before the command (the reach
+  // table's sizes, properties/reach.h); empty where it was not read.
   void count(const cmd::Command& c, const std::string& outcome, const model::System& before,
-             const model::System& after);
+             const model::System& after, const TlbView& tlb = {});
   std::string summary() const;
   const Reach& reach() const { return reach_; }
   // No summary line at exit (for binaries that run properties against

@@ -28,6 +28,7 @@ const char* op_name(Op op) {
     case Op::kMmapReadTrylock: return "mmap_read_trylock";
     case Op::kVmaLookup: return "vma_lookup";
     case Op::kFailNextAllocation: return "fail_next_allocation";
+    case Op::kPopulate: return "populate";
   }
   return "?";
 }

@@ -44,8 +44,9 @@ enum class Op : std::uint8_t {
   kMmapReadTrylock,    // mmap_read_trylock: locked or busy
   kVmaLookup,          // vma_lookup(addr) under the mmap read lock
   kFailNextAllocation, // arm the allocation-failure gate
+  kPopulate,           // madvise(addr, len, MADV_POPULATE_WRITE)
 };
-inline constexpr int kNumOps = static_cast<int>(Op::kFailNextAllocation) + 1;
+inline constexpr int kNumOps = static_cast<int>(Op::kPopulate) + 1;
 
 const char* op_name(Op op);
 
@@ -57,7 +58,7 @@ struct Command {
   MmapRequest mmap;        // kMmap
   Addr addr = 0;           // target address / the VMA's address
   Addr addr2 = 0;          // zap start / insert address
-  std::uint64_t len = 0;   // munmap/mprotect length, zap size
+  std::uint64_t len = 0;   // munmap/mprotect/populate length, zap size
   VmFlags prot = 0;        // kMprotect
   std::uint8_t value = 0;  // kWrite
   std::uint32_t slot = 0;  // file slot (kWriteback) or page slot

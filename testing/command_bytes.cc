@@ -112,7 +112,9 @@ constexpr std::pair<Op, int> kOpWeights[] = {
     {Op::kInsertPage, 16},    {Op::kWriteback, 10},    {Op::kMmgrab, 6},
     {Op::kMmdrop, 6},         {Op::kMmgetNotZero, 6},  {Op::kMmput, 2},
     {Op::kMmputAsync, 2},     {Op::kLockVmaUnderRcu, 6}, {Op::kMmapReadTrylock, 4},
-    {Op::kVmaLookup, 6},      {Op::kFailNextAllocation, 8},
+    {Op::kVmaLookup, 6},      {Op::kFailNextAllocation, 4},
+    // Last, so that the bytes below 252 kept their ops when it came.
+    {Op::kPopulate, 4},
 };
 
 Op op_of(std::uint8_t b) {
@@ -171,6 +173,23 @@ Command CommandDecoder::next(const model::System& state) {
         c.len = v->end - c.addr2;
         const std::uint64_t short_by = (shape & 0x40) ? 1 + (shape % 3) * 100 : 0;
         if (c.len > short_by) c.len -= short_by;
+      }
+      break;
+    }
+    case Op::kPopulate: {
+      c.addr = addr(state);
+      // To the end of the VMA there (a whole area, or its tail), a size
+      // around one of the impl's internal sizes (a TLB's 32 entries, the
+      // gather's 128, a PTE table's 512), or any length.
+      const std::uint8_t shape = u8();
+      const std::optional<Vma> v = state.vma_lookup(c.addr);
+      static constexpr std::uint64_t kPages[] = {31, 32, 33, 127, 128, 129, 511, 512, 513};
+      if (shape % 4 == 0 && v) {
+        c.len = v->end - c.addr;
+      } else if (shape % 4 == 1) {
+        c.len = kPages[(shape >> 2) % std::size(kPages)] * kPageSize;
+      } else {
+        c.len = length();
       }
       break;
     }

@@ -13,7 +13,8 @@
 // page, a 2 MiB boundary, one byte before or after a page, or at a byte
 // offset. A HUGEPAGE mmap is mostly given a THP-capable shape. Lengths are
 // mostly a few pages, sometimes 2 MiB multiples, 0, unaligned or
-// overflowing.
+// overflowing; a populate's also runs to its VMA's end, or is 31 to 33, 127
+// to 129 or 511 to 513 pages.
 #pragma once
 
 #include <cstddef>

@@ -119,7 +119,8 @@ std::string to_string(const Command& c) {
   os << op_name(c.op);
   switch (c.op) {
     case Op::kMmap: print_request(os, c.mmap); break;
-    case Op::kMunmap: os << ' ' << hex(c.addr) << " len " << hex(c.len); break;
+    case Op::kMunmap:
+    case Op::kPopulate: os << ' ' << hex(c.addr) << " len " << hex(c.len); break;
     case Op::kMprotect: os << ' ' << hex(c.addr) << " len " << hex(c.len) << ' ' << flags_to_string(c.prot); break;
     case Op::kRead:
     case Op::kLockVmaUnderRcu:
@@ -162,6 +163,7 @@ std::optional<Command> parse_command(std::string_view line, std::string* error) 
   switch (c.op) {
     case Op::kMmap: parse_request(w, c.mmap); break;
     case Op::kMunmap:
+    case Op::kPopulate:
       c.addr = w.number("the address");
       w.keyword("len");
       c.len = w.number("the length");

@@ -9,6 +9,7 @@
 //   mmap hint 0x0 len 0x200000 READ|WRITE private anon advice HUGEPAGE
 //   mmap fixed 0x40800000 len 0x2000 READ|WRITE shared driver setup mixedmap
 //   munmap 0x40001000 len 0x1000          mprotect 0x40000000 len 0x2000 READ
+//   populate 0x40000000 len 0x81000       (madvise MADV_POPULATE_WRITE)
 //   read 0x40000010                        write 0x40000010 value 7
 //   zap vma 0x40000000 at 0x40000000 size 0x2000   (also zap_under_vma_lock)
 //   vm_insert_page slot 0 vma 0x40800000 at 0x40800000

@@ -1,6 +1,7 @@
 #include "testing/impl_runner.h"
 
 #include "impl/observe.h"
+#include "impl/test_peer.h"
 
 namespace mmv::cmd {
 namespace {
@@ -46,6 +47,7 @@ std::string ImplRunner::apply(const Command& c) {
       break;
     }
     case Op::kMunmap: out = mm ? outcome(mm->munmap(c.addr, c.len)) : no_user; break;
+    case Op::kPopulate: out = mm ? outcome(mm->populate(c.addr, c.len)) : no_user; break;
     case Op::kMprotect: out = mm ? outcome(mm->mprotect(c.addr, c.len, c.prot)) : no_user; break;
     case Op::kRead: out = mm ? outcome(mm->read(c.addr, c.cpu)) : no_user; break;
     case Op::kWrite: out = mm ? outcome(mm->write(c.addr, c.value, c.cpu)) : no_user; break;
@@ -132,6 +134,12 @@ std::string ImplRunner::apply(const Command& c) {
       break;
   }
   account(c, out, held_);
+  return out;
+}
+
+std::vector<std::vector<Addr>> ImplRunner::tlb_pages() {
+  std::vector<std::vector<Addr>> out;
+  for (int cpu = 0; cpu < impl::Tlbs::kCpus; ++cpu) out.push_back(impl::MmTestPeer::tlb_pages(*observer_, cpu));
   return out;
 }
 

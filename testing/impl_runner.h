@@ -39,6 +39,9 @@ class ImplRunner {
   // The same, given observe()'s result with nothing run since.
   std::vector<std::string> check_invariants(const model::System& seen);
   const Holdings& holdings() const { return held_; }
+  // Per CPU, the pages its software TLB (impl/tlb.h) holds translations
+  // for: what the properties' reach table asks of the impl's state.
+  std::vector<std::vector<Addr>> tlb_pages();
   impl::Kernel& kernel() { return *kernel_; }
   impl::Mm& mm() { return *observer_; }
   // A user reference to work with, if the runner holds any.

@@ -20,6 +20,7 @@ std::string ModelRunner::apply(const Command& c) {
       break;
     }
     case Op::kMunmap: out = outcome(sys_.munmap(c.addr, c.len)); break;
+    case Op::kPopulate: out = outcome(sys_.populate(c.addr, c.len)); break;
     case Op::kMprotect: out = outcome(sys_.mprotect(c.addr, c.len, c.prot)); break;
     case Op::kRead: out = outcome(sys_.read(c.addr)); break;
     case Op::kWrite: out = outcome(sys_.write(c.addr, c.value)); break;

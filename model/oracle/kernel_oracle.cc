@@ -255,6 +255,14 @@ std::vector<std::string> Oracle::apply(const OracleOp& op, std::string* line) {
           const bool agree = same_access(
               m.ok(), m.ok() ? std::nullopt : std::optional<Errc>(m.error()), k);
           if (!agree) bad.push_back("write result differs");
+        } else if constexpr (std::is_same_v<T, OpPopulate>) {
+          const std::size_t ptes_before = model_.page_table().ptes.size();
+          const auto m = model_.populate(rel(o.page, o.misalign), o.length);
+          ++totals.populates;
+          if (!m.ok() && model_.page_table().ptes.size() > ptes_before) ++totals.populate_failed_after_mapping;
+          const int k = kernel_.madvise_populate_write(rel(o.page, o.misalign), o.length);
+          out << "model " << model_str(m) << " | kernel " << kernel_str(k);
+          if (!same_error(m, k)) bad.push_back("populate result differs");
         } else {
           const Vma* vp = nth_vma(o.vma);
           if (vp == nullptr) {

@@ -82,6 +82,10 @@ struct OracleTotals {
   std::uint64_t sigbus_after_fault_around = 0;
   std::uint64_t eof_last_page_without_table = 0;
   std::uint64_t eof_last_page_with_table = 0;
+  // populate (MADV_POPULATE_WRITE) calls, and those that failed after
+  // mapping pages before the failing one (counted from the model's side).
+  std::uint64_t populates = 0;
+  std::uint64_t populate_failed_after_mapping = 0;
   // Runs that disagreed while the kernel was busy (kernel_activity.h) and
   // were made again.
   std::uint64_t busy_reruns = 0;

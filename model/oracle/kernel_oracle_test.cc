@@ -100,6 +100,8 @@ TEST(KernelOracle, ModelMatchesKernel) {
       << "the generator no longer reaches a past-EOF window at the last page without a PTE table";
   EXPECT_GT(t.eof_last_page_with_table, before.eof_last_page_with_table)
       << "the generator no longer reaches a past-EOF window at the last page with a PTE table";
+  EXPECT_GT(t.populate_failed_after_mapping, before.populate_failed_after_mapping)
+      << "the generator no longer reaches a populate that fails after mapping pages";
 }
 
 // The printed form of ops reads back (parse_oracle_op): every generated
@@ -152,6 +154,9 @@ class PrintTotals : public ::testing::Environment {
         static_cast<unsigned long long>(t.sigbus), static_cast<unsigned long long>(t.sigbus_after_fault_around),
         static_cast<unsigned long long>(t.eof_last_page_without_table),
         static_cast<unsigned long long>(t.eof_last_page_with_table));
+    std::printf("oracle populate: %llu calls of MADV_POPULATE_WRITE, %llu of them failed after mapping pages\n",
+                static_cast<unsigned long long>(t.populates),
+                static_cast<unsigned long long>(t.populate_failed_after_mapping));
     if (t.busy_reruns != 0) {
       std::printf(
           "NOTE: oracle: %llu runs disagreed while the kernel was migrating or reclaiming pages and were "
@@ -194,6 +199,9 @@ OracleOp write_op(std::uint32_t page, std::uint32_t offset, std::uint8_t v) {
 }
 OracleOp zap_op(std::uint32_t vma, std::uint32_t first, std::uint32_t count) {
   return OracleOp{OpZap{vma, first, count}};
+}
+OracleOp populate_op(std::uint32_t page, std::uint64_t len, std::uint32_t misalign = 0) {
+  return OracleOp{OpPopulate{page, misalign, len}};
 }
 
 void expect_agree(std::vector<OracleOp> ops) {
@@ -292,6 +300,31 @@ TEST(KernelOracleEdge, ZapEachKind) {
                 mmap_op(MapKind::kFilePrivate, 16, 4, Prot::kReadWrite, 1, 2),
                 write_op(17, 1, 0x33), zap_op(2, 1, 1), read_op(17, 1),
                 zap_op(2, 0, 0)});
+}
+
+// MADV_POPULATE_WRITE (System::populate): what it faults in, the copies it
+// makes, and where it stops with which error, keeping what it populated.
+TEST(KernelOracleEdge, PopulateWriteOfEachKind) {
+  expect_agree({mmap_op(MapKind::kAnonPrivate, 0, 6), read_op(1), write_op(2, 0, 0x44),
+                populate_op(0, 6 * P), read_op(2),
+                mmap_op(MapKind::kFileShared, 8, 4, Prot::kReadWrite, 0, 2), read_op(9),
+                populate_op(8, 4 * P),
+                mmap_op(MapKind::kFilePrivate, 16, 4, Prot::kReadWrite, 1, 2), read_op(17),
+                populate_op(16, 3 * P + 1), read_op(17, 1), zap_op(2, 0, 4), read_op(17, 1)});
+}
+
+TEST(KernelOracleEdge, PopulateWriteErrors) {
+  expect_agree({mmap_op(MapKind::kAnonPrivate, 0, 4), populate_op(0, P, 0x10),
+                populate_op(0, ~std::uint64_t{0}), populate_op(1, ~std::uint64_t{0} - 2 * P),
+                populate_op(30, 0),
+                populate_op(2, 4 * P),  // a hole after two pages: ENOMEM, those two kept
+                populate_op(20, P),     // no VMA at all
+                mmap_op(MapKind::kAnonPrivate, 4, 2, Prot::kRead), populate_op(0, 6 * P),
+                mmap_op(MapKind::kAnonPrivate, 8, 2, Prot::kNone), populate_op(8, P),
+                mmap_op(MapKind::kFileShared, 12, 2, Prot::kRead, 0, 0), populate_op(12, 2 * P),
+                // File page 12 is the first past EOF: EFAULT after 10 and 11.
+                mmap_op(MapKind::kFilePrivate, 40, 4, Prot::kReadWrite, 1, 10), populate_op(40, 4 * P),
+                mmap_op(MapKind::kFileShared, 48, 4, Prot::kReadWrite, 0, 10), populate_op(48, 4 * P)});
 }
 
 TEST(KernelOracleEdge, FirstFitFillsHoles) {

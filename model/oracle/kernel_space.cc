@@ -216,6 +216,10 @@ int KernelSpace::madvise_dontneed(Addr addr, std::uint64_t len) {
   return result(syscall(SYS_madvise, addr, len, MADV_DONTNEED));
 }
 
+int KernelSpace::madvise_populate_write(Addr addr, std::uint64_t len) {
+  return result(syscall(SYS_madvise, addr, len, MADV_POPULATE_WRITE));
+}
+
 namespace {
 int vm_rw(Addr remote, void* local, std::size_t len, bool write) {
   iovec l{local, len};

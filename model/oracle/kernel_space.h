@@ -1,7 +1,8 @@
 // KernelSpace: the real-kernel side of the oracle. A scratch span of this
 // process's address space plus temporary files, driven only through system
 // calls so that no access ever faults in the test process:
-//  - mmap / munmap / mprotect / madvise(MADV_DONTNEED) by raw syscall(2),
+//  - mmap / munmap / mprotect / madvise(MADV_DONTNEED, MADV_POPULATE_WRITE)
+//    by raw syscall(2),
 //    which bypasses sanitizer interceptors (the kernel sees exactly the
 //    arguments the op names, unaligned or zero ones included);
 //  - byte and page accesses by process_vm_readv/writev on our own pid: the
@@ -85,6 +86,7 @@ class KernelSpace {
   int munmap(Addr addr, std::uint64_t len);
   int mprotect(Addr addr, std::uint64_t len, int prot);
   int madvise_dontneed(Addr addr, std::uint64_t len);
+  int madvise_populate_write(Addr addr, std::uint64_t len);
   int read_byte(Addr addr, std::uint8_t* out);
   int write_byte(Addr addr, std::uint8_t value);
   // The whole page at addr (process_vm_readv). Only call it for a page that

@@ -102,9 +102,12 @@ std::ostream& operator<<(std::ostream& os, const OracleOp& op) {
         } else if constexpr (std::is_same_v<T, OpWrite>) {
           os << "write(" << Where{o.in_vma, o.vma, o.page, o.offset} << ", 0x"
              << std::hex << unsigned{o.value} << std::dec << ")";
-        } else {
+        } else if constexpr (std::is_same_v<T, OpZap>) {
           os << "zap(vma #" << o.vma << ", page +" << o.first << ", "
              << o.count << " pages)";
+        } else {
+          os << "populate(" << Rel{o.page, o.misalign} << ", len "
+             << Len{o.length} << ")";
         }
       },
       op.op);
@@ -138,6 +141,13 @@ void rel(OpWords& w, const char* what, std::uint32_t* page, std::uint32_t* bytes
   const std::uint64_t v = w.number(what, "B+");
   *page = static_cast<std::uint32_t>(v / kPageSize);
   *bytes = static_cast<std::uint32_t>(v % kPageSize);
+}
+
+// "B+0x3000, len 0x2000": a range of munmap, mprotect or populate.
+void range(OpWords& w, std::uint32_t* page, std::uint32_t* misalign, std::uint64_t* length) {
+  rel(w, "the address (B+0x...)", page, misalign);
+  w.keyword("len");
+  *length = w.number("the length");
 }
 
 // "B+0x3004" or "vma #1 page +3 byte 0x4".
@@ -200,15 +210,15 @@ std::optional<OracleOp> parse_oracle_op(std::string_view line, std::string* erro
     op.op = o;
   } else if (name == "munmap") {
     OpMunmap o;
-    rel(w, "the address (B+0x...)", &o.page, &o.misalign);
-    w.keyword("len");
-    o.length = w.number("the length");
+    range(w, &o.page, &o.misalign, &o.length);
+    op.op = o;
+  } else if (name == "populate") {
+    OpPopulate o;
+    range(w, &o.page, &o.misalign, &o.length);
     op.op = o;
   } else if (name == "mprotect") {
     OpMprotect o;
-    rel(w, "the address (B+0x...)", &o.page, &o.misalign);
-    w.keyword("len");
-    o.length = w.number("the length");
+    range(w, &o.page, &o.misalign, &o.length);
     o.prot = parse_prot(w);
     op.op = o;
   } else if (name == "read") {
@@ -383,6 +393,10 @@ rc::Gen<OracleOp> gen_op() {
                            {6, small<std::uint32_t>(1, 8)},
                            {1, small<std::uint32_t>(0, kMaxLenPages + 1)},
                        }))))},
+      {3, wrap(gen::build<OpPopulate>(
+              gen::set(&OpPopulate::page, gen_region_page()),
+              gen::set(&OpPopulate::misalign, gen_misalign()),
+              gen::set(&OpPopulate::length, gen_length())))},
   });
 }
 

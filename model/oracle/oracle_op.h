@@ -93,8 +93,17 @@ struct OpZap {
   std::uint32_t count = 0;
 };
 
+// madvise(MADV_POPULATE_WRITE) on the kernel, System::populate on the
+// model, of [page, page + length) from the base (misaligned or of any
+// length, for madvise's EINVAL paths; over holes, for its ENOMEM).
+struct OpPopulate {
+  std::uint32_t page = 0;
+  std::uint32_t misalign = 0;
+  std::uint64_t length = 0;
+};
+
 struct OracleOp {
-  std::variant<OpMmap, OpMunmap, OpMprotect, OpRead, OpWrite, OpZap> op;
+  std::variant<OpMmap, OpMunmap, OpMprotect, OpRead, OpWrite, OpZap, OpPopulate> op;
 };
 
 // A whole sequence; printed one op per line.
