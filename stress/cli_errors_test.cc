@@ -90,9 +90,13 @@ TEST(CliErrors, StressRunnerRefusesBadNamesAndShapes) {
                     {{"--test=nope"}, p + "--test: 'nope' is not one of " + kTests},
                     {{"--test", "nope", "--threads", "2"}, p + "--test: 'nope' is not one of " + kTests},
                     {{"--test=refcount", "--sched=fifo"}, p + "--sched: 'fifo' is not one of random, pct, dfs"},
+                    {{"--test=refcount", "--sched=pct", "--memory=tso"}, p + "--memory: 'tso' is not one of sc, weak"},
+                    {{"--test=refcount", "--memory=weak"},
+                     p + "--memory=weak needs the scheduler (--sched or MMV_SCHEDULE): OS threads run on this "
+                         "machine's memory model"},
                     {{"--test=zap", "--thread", "4"},
                      p + "unknown option '--thread'; the options are --test, --threads, --seconds, --seed, --ops, "
-                         "--sched, --depth, --bound, --schedules, --shrink, --help"},
+                         "--sched, --depth, --bound, --schedules, --shrink, --memory, --help"},
                     {{"--test=zap", "--threads"}, p + "--threads needs a value (--threads=VALUE or --threads VALUE)"},
                     {{"--threads", "--test=zap"}, p + "--threads needs a value (--threads=VALUE or --threads VALUE)"},
                     {{"zap"}, p + "unexpected argument 'zap'"},
