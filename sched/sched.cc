@@ -340,6 +340,37 @@ struct Weak {
 };
 Weak* g_weak = nullptr;  // made by the first run with weak memory
 
+// Copies and clears of the tables by plain loops: libc's memset and
+// memcpy are intercepted by TSan even when called from MMV_NO_TSAN
+// functions (see copy_text), and the empty asm keeps the compiler from
+// turning a loop back into such a call.
+MMV_NO_TSAN void clear_clock(Clock& c) {
+  for (int i = 0; i < kMaxThreads; ++i) {
+    c[i] = 0;
+    asm volatile("" ::: "memory");
+  }
+}
+
+MMV_NO_TSAN void copy_clock(Clock& into, const Clock& from) {
+  for (int i = 0; i < kMaxThreads; ++i) {
+    into[i] = from[i];
+    asm volatile("" ::: "memory");
+  }
+}
+
+MMV_NO_TSAN void reset_entry(WeakLoc& e) {
+  e.count = 0;
+  e.head = 0;
+  for (int i = 0; i < kMaxThreads; ++i) {
+    e.seen[i] = 0;
+    asm volatile("" ::: "memory");
+  }
+}
+
+MMV_NO_TSAN void reset_entry(WeakSync& e) { clear_clock(e.clock); }
+
+MMV_NO_TSAN std::uint64_t larger(std::uint64_t a, std::uint64_t b) { return a > b ? a : b; }
+
 MMV_NO_TSAN std::size_t hash_ptr(const void* p) {
   auto x = reinterpret_cast<std::uintptr_t>(p);
   x ^= x >> 17;
@@ -356,7 +387,7 @@ MMV_NO_TSAN Entry* weak_entry(Entry (&table)[N], const void* key) {
     Entry& e = table[i];
     if (e.generation == gen && e.key == key) return &e;
     if (e.generation != gen) {
-      std::memset(static_cast<void*>(&e), 0, sizeof e);
+      reset_entry(e);
       e.key = key;
       e.generation = gen;
       return &e;
@@ -367,7 +398,10 @@ MMV_NO_TSAN Entry* weak_entry(Entry (&table)[N], const void* key) {
 }
 
 MMV_NO_TSAN void join(Clock& into, const Clock& from) {
-  for (int i = 0; i < kMaxThreads; ++i) into[i] = std::max(into[i], from[i]);
+  for (int i = 0; i < kMaxThreads; ++i) {
+    if (from[i] > into[i]) into[i] = from[i];
+    asm volatile("" ::: "memory");
+  }
 }
 
 bool is_acquire(int order) {
@@ -397,20 +431,20 @@ MMV_NO_TSAN void keep_initial(WeakLoc& L, std::uint64_t before) {
   st.seq = ++g_weak->next_seq;
   st.tid = 0;
   st.epoch = 0;  // every thread's clock has it
-  std::memset(st.rel, 0, sizeof st.rel);
+  clear_clock(st.rel);
 }
 
 MMV_NO_TSAN void push_store(WeakLoc& L, int me, std::uint64_t value, const Clock* rel) {
   Weak& w = *g_weak;
   WeakStore& st = L.s[L.head];
   L.head = (L.head + 1) % kWeakHistory;
-  L.count = std::min(L.count + 1, kWeakHistory);
+  L.count = L.count < kWeakHistory ? L.count + 1 : kWeakHistory;
   st.value = value;
   st.seq = ++w.next_seq;
   st.tid = me;
   st.epoch = ++w.clock[me][me];
-  if (rel) std::memcpy(st.rel, *rel, sizeof st.rel);
-  else std::memset(st.rel, 0, sizeof st.rel);
+  if (rel) copy_clock(st.rel, *rel);
+  else clear_clock(st.rel);
   L.seen[me] = st.seq;
 }
 
@@ -462,7 +496,7 @@ MMV_NO_TSAN std::uint64_t at_weak_load(const void* loc, std::uint64_t newest, in
   if (order == static_cast<int>(std::memory_order_seq_cst)) n = 1;
   const int k = n > 1 ? choose_value(s, n) : 0;
   const WeakStore& st = nth_newest(*L, k);
-  L->seen[me] = std::max(L->seen[me], st.seq);
+  L->seen[me] = larger(L->seen[me], st.seq);
   if (is_acquire(order)) join(w.clock[me], st.rel);
   return st.value;
 }
@@ -486,7 +520,7 @@ MMV_NO_TSAN void at_weak_store(const void* loc, std::uint64_t before, std::uint6
   // A release store carries this thread's clock; a relaxed one nothing (a
   // release sequence continues only through read-modify-writes).
   Clock rel;
-  std::memcpy(rel, w.clock[me], sizeof rel);
+  copy_clock(rel, w.clock[me]);
   rel[me] = w.clock[me][me] + 1;  // the store's own epoch
   push_store(*L, me, value, is_release(order) ? &rel : nullptr);
 }
@@ -497,11 +531,11 @@ MMV_NO_TSAN void at_weak_rmw(const void* loc, std::uint64_t before, std::uint64_
   WeakLoc* L = store_target(loc, before);
   if (!L) return;
   // It reads the newest store.
-  Clock rel = {};
+  Clock rel;
   const WeakStore& prev = nth_newest(*L, 0);
   if (is_acquire(order)) join(w.clock[me], prev.rel);
-  L->seen[me] = std::max(L->seen[me], prev.seq);
-  std::memcpy(rel, prev.rel, sizeof rel);  // the release sequence goes on through it
+  L->seen[me] = larger(L->seen[me], prev.seq);
+  copy_clock(rel, prev.rel);  // the release sequence goes on through it
   if (failed) return;
   if (is_release(order)) {
     join(rel, w.clock[me]);
@@ -527,9 +561,10 @@ MMV_NO_TSAN void at_weak_acquire(const void* obj) {
 }
 
 MMV_NO_TSAN void weak_start(int n) {
+  // Made and cleared before the threads start: thread creation orders it.
   if (!g_weak) g_weak = new Weak();
   Weak& w = *g_weak;
-  std::memset(w.clock, 0, sizeof w.clock);
+  for (int i = 0; i < kMaxThreads; ++i) clear_clock(w.clock[i]);
   for (int i = 0; i < n; ++i) w.clock[i][i] = 1;
   w.next_seq = 0;
 }
