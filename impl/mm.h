@@ -49,6 +49,7 @@
 #include <utility>
 #include <vector>
 
+#include "impl/atomic.h"
 #include "impl/kernel.h"
 #include "impl/mmap_lock.h"
 #include "impl/page_table.h"
@@ -236,7 +237,7 @@ class Mm {
   MmapLock mmap_lock_;
   std::map<Addr, VmaRef*> vmas_ MMV_GUARDED_BY(mmap_lock_);
   std::set<File*> mapped_files_ MMV_GUARDED_BY(mmap_lock_);
-  std::atomic<const VmaSnapshot*> rcu_vmas_;
+  Atomic<const VmaSnapshot*> rcu_vmas_;
   // VMAs removed by the current writer, retired once a snapshot without
   // them is published (retiring earlier could free one that the published
   // snapshot still names).
@@ -251,7 +252,7 @@ class Mm {
   alignas(64) std::atomic<std::uint64_t> zap_rejections_{0};
   std::atomic<std::uint64_t> tlb_flushes_{0};
   // MmuGathers in flight on this mm (the kernel's tlb_flush_pending).
-  std::atomic<int> tlb_flush_pending_{0};
+  Atomic<int> tlb_flush_pending_{0};
   Tlbs tlbs_;
   alignas(64) Mutex anon_vma_lock_{lockdep::LockClass::kPageTableLock};
   std::uint64_t next_anon_vma_ MMV_GUARDED_BY(anon_vma_lock_) = 1;

@@ -99,6 +99,10 @@ void grace_period_and_free() {
     sched_point("rcu grace period start");
     const int old = g_phase.load(std::memory_order_relaxed);
     g_phase.store(1 - old, std::memory_order_relaxed);
+    // Weak memory: what happened before the grace period began happens
+    // before every read section that begins after it (the ordering its
+    // barriers give in Linux), so such a reader finds the new pointers.
+    sched_released(&g_phase);
     while (g_scheduled_readers[old].load(std::memory_order_acquire) > 0)
       sched_block_on(&g_scheduled_readers[old], "rcu grace period");
     sched_acquired(&g_scheduled_readers[old]);  // every old reader's end happens before
@@ -119,6 +123,7 @@ ReadGuard::ReadGuard() {
   t_registration.ensure();
   if (t_depth++ == 0) {
     if (sched_active()) {
+      sched_acquired(&g_phase);
       t_phase = g_phase.load(std::memory_order_relaxed);
       g_scheduled_readers[t_phase].fetch_add(1, std::memory_order_relaxed);
     }

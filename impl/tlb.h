@@ -59,6 +59,7 @@
 #include <optional>
 #include <vector>
 
+#include "impl/atomic.h"
 #include "impl/folio.h"
 #include "impl/mutex.h"
 #include "model/addr.h"
@@ -107,8 +108,8 @@ class Tlbs {
     static_assert(kEntries <= 32);
     // The bounds (see the header comment): changed under `lock`, read
     // without it by flushes.
-    std::atomic<Addr> lo{kNoPage};
-    std::atomic<Addr> hi{0};
+    Atomic<Addr> lo{kNoPage};
+    Atomic<Addr> hi{0};
   };
   // Recomputes c's bounds from its entries.
   static void rebound(Cpu& c) MMV_REQUIRES(c.lock);

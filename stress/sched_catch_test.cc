@@ -118,7 +118,7 @@ TEST(SchedCatch, TheUnfaultedWorkloadsPassUnderTheScheduler) {
 // memory model allows breaks any workload, and the runs did read older
 // stores (a weak run that never chose one would prove nothing).
 TEST(SchedCatch, TheUnfaultedWorkloadsPassWithWeakMemory) {
-  for (const char* test : {"refcount", "vmalock", "zap", "remap", "teardown-mixed", "lifetime", "writeback"}) {
+  for (const char* test : {"refcount", "vmalock", "zap", "remap", "teardown-mixed", "lifetime", "writeback", "tlb"}) {
     ChildRun run;
     run.argv = {MMV_STRESS_RUNNER, std::string("--test=") + test, "--threads=3", "--seed=3", "--ops=30",
                 "--sched=random", "--schedules=40", "--memory=weak"};
