@@ -6,6 +6,8 @@
 
 namespace mmv::impl {
 
+bool File::ByCreation::operator()(const Mm* a, const Mm* b) const { return a->creation_seq() < b->creation_seq(); }
+
 File::File(Kernel& kernel, FileId id, std::vector<PageBytes> contents)
     : kernel_(kernel), id_(id), size_pages_(contents.size()), backing_(std::move(contents)) {}
 

@@ -76,7 +76,13 @@ class File {
   const std::uint64_t size_pages_;
   Mutex writeback_lock_{lockdep::LockClass::kWriteback};
   Mutex mappers_lock_{lockdep::LockClass::kFileMappings};
-  std::set<Mm*> mappers_ MMV_GUARDED_BY(mappers_lock_);
+  // By creation, not by address: under ASan the allocator places two mms
+  // in either order from one process to the next, and a walk in address
+  // order made a scheduled run's replay take its locks in another order.
+  struct ByCreation {
+    bool operator()(const Mm* a, const Mm* b) const;
+  };
+  std::set<Mm*, ByCreation> mappers_ MMV_GUARDED_BY(mappers_lock_);
   Mutex cache_lock_{lockdep::LockClass::kPageCache};
   std::map<std::uint64_t, Folio*> cache_ MMV_GUARDED_BY(cache_lock_);
   std::vector<PageBytes> backing_ MMV_GUARDED_BY(cache_lock_);

@@ -1,4 +1,5 @@
 // Mm / MmWithUser: mm_users, mm_count and teardown (SPEC.md section 1).
+#include <atomic>
 #include <set>
 #include <string>
 
@@ -8,10 +9,15 @@
 
 namespace mmv::impl {
 
+namespace {
+std::atomic<std::uint64_t> g_next_mm_seq{1};
+}  // namespace
+
 Mm::Mm(Kernel& kernel, Addr window_lo, Addr window_hi)
     : kernel_(kernel),
       window_lo_(window_lo),
       window_hi_(window_hi),
+      creation_seq_(g_next_mm_seq.fetch_add(1, std::memory_order_relaxed)),
       rcu_vmas_(new VmaSnapshot) {}
 
 Mm::~Mm() {

@@ -151,6 +151,7 @@ class Mm {
 
  protected:
   Mm(Kernel& kernel, Addr window_lo, Addr window_hi);
+  std::uint64_t creation_seq() const { return creation_seq_; }
   ~Mm();
 
  private:
@@ -231,6 +232,10 @@ class Mm {
   Kernel& kernel_;
   const Addr window_lo_;
   const Addr window_hi_;
+  // The order of creation in this process: what orders the mms a file's
+  // writeback walks, so that the walk's order (and the scheduling points
+  // it passes) does not depend on where the allocator put them.
+  const std::uint64_t creation_seq_;
   AtomicRefcount users_{1};
   AtomicRefcount count_{1};
 
