@@ -101,21 +101,14 @@ void MmWithUser::mmget() {
 }
 
 bool MmWithUser::put_user() {
+  const AtomicRefcount::Event ev = users_.dec();
+  if (ev == AtomicRefcount::Event::kUnderflow) {
+    kernel_.report_bug("mmput with mm_users == 0");
+    return false;
+  }
   // Test-only fault (impl/fault_switch.h): the decision made on a re-read.
-  if (fault_active(Fault::kMmputRereadsCount)) {
-    if (users_.dec() == AtomicRefcount::Event::kUnderflow) {
-      kernel_.report_bug("mmput with mm_users == 0");
-      return false;
-    }
-    return users_.value() == 0;
-  }
-  switch (users_.dec()) {
-    case AtomicRefcount::Event::kUnderflow:
-      kernel_.report_bug("mmput with mm_users == 0");
-      return false;
-    case AtomicRefcount::Event::kHitZero: return true;
-    default: return false;
-  }
+  if (fault_active(Fault::kMmputRereadsCount)) return users_.value() == 0;
+  return ev == AtomicRefcount::Event::kHitZero;
 }
 
 void Mm::exit_and_drop_users_count() {

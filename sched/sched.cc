@@ -334,7 +334,6 @@ constexpr std::size_t kWeakSyncs = 1u << 12;
 struct Weak {
   Clock clock[kMaxThreads];
   std::uint64_t next_seq;
-  std::uint64_t overflow;  // locations or sync objects the tables had no room for
   WeakLoc locs[kWeakLocs];
   WeakSync syncs[kWeakSyncs];
 };
@@ -393,8 +392,7 @@ MMV_NO_TSAN Entry* weak_entry(Entry (&table)[N], const void* key) {
       return &e;
     }
   }
-  ++g_weak->overflow;
-  return nullptr;
+  return nullptr;  // no room: the caller treats the location as having no history
 }
 
 MMV_NO_TSAN void join(Clock& into, const Clock& from) {
@@ -422,13 +420,20 @@ MMV_NO_TSAN WeakStore& nth_newest(WeakLoc& L, int k) {
 // value it replaces, as a store that happens before everything: the value
 // the location held before the threads started, or that its constructor
 // gave it.
-MMV_NO_TSAN void keep_initial(WeakLoc& L, std::uint64_t before) {
-  if (L.count > 0) return;
+// A new newest store of L holding value, the oldest kept one dropped when
+// all kWeakHistory are in use.
+MMV_NO_TSAN WeakStore& append(WeakLoc& L, std::uint64_t value) {
   WeakStore& st = L.s[L.head];
   L.head = (L.head + 1) % kWeakHistory;
-  L.count = 1;
-  st.value = before;
+  L.count = L.count < kWeakHistory ? L.count + 1 : kWeakHistory;
+  st.value = value;
   st.seq = ++g_weak->next_seq;
+  return st;
+}
+
+MMV_NO_TSAN void keep_initial(WeakLoc& L, std::uint64_t before) {
+  if (L.count > 0) return;
+  WeakStore& st = append(L, before);
   st.tid = 0;
   st.epoch = 0;  // every thread's clock has it
   clear_clock(st.rel);
@@ -436,11 +441,7 @@ MMV_NO_TSAN void keep_initial(WeakLoc& L, std::uint64_t before) {
 
 MMV_NO_TSAN void push_store(WeakLoc& L, int me, std::uint64_t value, const Clock* rel) {
   Weak& w = *g_weak;
-  WeakStore& st = L.s[L.head];
-  L.head = (L.head + 1) % kWeakHistory;
-  L.count = L.count < kWeakHistory ? L.count + 1 : kWeakHistory;
-  st.value = value;
-  st.seq = ++w.next_seq;
+  WeakStore& st = append(L, value);
   st.tid = me;
   st.epoch = ++w.clock[me][me];
   if (rel) copy_clock(st.rel, *rel);
