@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -173,6 +175,43 @@ TEST(LincheckCli, GeneratedHistoriesOfBothVerdicts) {
       fs::remove(p);
     }
   }
+}
+
+// Long-tailed durations keep some calls open across hundreds of others, and
+// a stale get is refuted; both verdicts hold for the new shapes too.
+TEST(LincheckCli, LongTailedHistoriesAndStaleReads) {
+  for (const bool stale : {false, true}) {
+    std::vector<std::string> gen = {MMV_LINCHECK_GEN, "--model=kv", "--ops=2000", "--processes=50",
+                                    "--mix=get:45,put:5,append:50", "--durations=long-tailed", "--info=0",
+                                    "--seed=3"};
+    if (stale) gen.push_back("--violate=stale");
+    const ToolRun g = run_tool(gen);
+    ASSERT_EQ(g.exit_code, 0) << g.output;
+    // Some call stays open across at least 200 lines (100 other calls).
+    std::map<std::string, std::size_t> open;
+    std::size_t line = 0, longest = 0;
+    std::istringstream lines(g.output);
+    for (std::string l; std::getline(lines, l); ++line) {
+      const std::string process = l.substr(0, l.find(','));
+      if (l.find(":type :invoke") != std::string::npos) open[process] = line;
+      else longest = std::max(longest, line - open[process]);
+    }
+    EXPECT_GE(longest, 200u);
+    const fs::path p = temp_file(stale ? "kv-stale" : "kv-long", g.output);
+    const ToolRun r = lincheck({"--model=kv", p.string()});
+    EXPECT_EQ(r.exit_code, stale ? 1 : 0) << r.output;
+    fs::remove(p);
+  }
+  // Bad mixes and a stale register read are refused.
+  for (const std::string bad : {"--mix=get:1,get:2", "--mix=read:5", "--mix=get", "--mix=get:0", "--mix=get:x"}) {
+    const ToolRun g = run_tool({MMV_LINCHECK_GEN, "--model=kv", bad});
+    EXPECT_EQ(g.exit_code, 2) << bad << ": " << g.output;
+    EXPECT_NE(g.output.find("--mix"), std::string::npos) << g.output;
+  }
+  const ToolRun g = run_tool({MMV_LINCHECK_GEN, "--model=cas-register", "--violate=stale"});
+  EXPECT_EQ(g.exit_code, 2) << g.output;
+  EXPECT_NE(run_tool({MMV_LINCHECK_GEN, "--model=kv", "--durations=long"}).output.find("--durations"),
+            std::string::npos);
 }
 
 }  // namespace
