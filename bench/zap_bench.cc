@@ -89,6 +89,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "bench/kernel_space.h"
 #include "bench/zap_sides.h"
 
@@ -693,25 +694,7 @@ void register_all() {
 
 int main(int argc, char** argv) {
   if (argc == 6 && std::string_view(argv[1]) == mmv::bench::kExitChildFlag) return mmv::bench::exit_child(argv + 2);
-  for (int i = 1; i < argc; ++i)
-    if (std::string_view(argv[i]) == "--help") {
-      std::cout << "zap_bench: the zap path timed on the impl, the model and this machine's kernel, one row each.\n"
-                   "Manual: docs/benchmarks.md. Google Benchmark's options:\n"
-                << std::flush;
-    }
-  // This binary's default min time, unless the command line sets one.
-  std::vector<char*> args(argv, argv + argc);
-  bool has_min_time = false;
-  for (int i = 1; i < argc; ++i)
-    has_min_time |= std::string_view(argv[i]).starts_with("--benchmark_min_time=");
-  std::string min_time = mmv::bench::kDefaultMinTime;
-  if (!has_min_time) args.insert(args.begin() + 1, min_time.data());
-  args.push_back(nullptr);
-  int n = static_cast<int>(args.size()) - 1;
-  mmv::bench::register_all();
-  benchmark::Initialize(&n, args.data());
-  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return mmv::bench::benchmark_main(argc, argv,
+                                    "zap_bench: the zap path timed on the impl, the model and this machine's kernel, one row each.\nManual: docs/benchmarks.md.",
+                                    mmv::bench::kDefaultMinTime, mmv::bench::register_all);
 }

@@ -29,6 +29,7 @@
 #include "lincheck/timeline.h"
 #include "lincheck/models.h"
 #include "lincheck/lincheck.h"
+#include "lincheck/parts.h"
 #include "testing/cli.h"
 
 namespace {
@@ -100,14 +101,6 @@ Options parse_args(int argc, char** argv) {
   return o;
 }
 
-// An operation as the checker sees it, and where it came from.
-template <class Model>
-struct Part {
-  std::string label;  // "" or "key \"9\""
-  std::vector<lin::Op<typename Model::Input, typename Model::Output>> ops;
-  std::vector<const Operation*> source;
-};
-
 std::string lines_of(const Operation& op) {
   return "lines " + std::to_string(op.call_line) + "-" + (op.ret_line ? std::to_string(op.ret_line) : "");
 }
@@ -117,78 +110,6 @@ std::string describe(const Operation& op) {
   if (op.ret_line && op.output.kind != Value::kNil) s += " " + op.output.edn();
   if (!op.ret_line) s += " (never completed)";
   return s;
-}
-
-// The checker's record of `h`, its input and output to be filled in.
-template <class Model>
-lin::Op<typename Model::Input, typename Model::Output> timing_of(const Operation& h) {
-  lin::Op<typename Model::Input, typename Model::Output> op;
-  op.client = h.process;
-  op.call = h.call;
-  op.ret = h.ret;
-  op.responded = h.outcome != Type::kInfo;
-  return op;
-}
-
-std::int64_t integer(const Value& v, const Operation& op, const char* what) {
-  if (v.kind != Value::kInt) throw ParseError(op.call_line, std::string(what) + " must be an integer, not " + v.edn());
-  return v.integer;
-}
-
-// cas-register: :read nil -> value, :write v, :cas [from to].
-std::vector<Part<lin::CasRegister>> register_parts(const std::vector<Operation>& history) {
-  using In = lin::CasRegister::Input;
-  Part<lin::CasRegister> part;
-  for (const Operation& h : history) {
-    if (h.outcome == Type::kFail && h.f != "cas") continue;  // did not take effect
-    auto op = timing_of<lin::CasRegister>(h);
-    if (h.f == "read") {
-      op.input.kind = In::kRead;
-      if (op.responded && h.output.kind != Value::kNil) op.output.value = integer(h.output, h, "a read's result");
-    } else if (h.f == "write") {
-      op.input = {In::kWrite, integer(h.input, h, "a write's value"), 0};
-    } else if (h.f == "cas") {
-      if (h.input.kind != Value::kVector || h.input.items.size() != 2)
-        throw ParseError(h.call_line, "a cas takes [from to], not " + h.input.edn());
-      op.input = {In::kCas, integer(h.input.items[0], h, "cas from"), integer(h.input.items[1], h, "cas to")};
-      op.output.ok = h.outcome == Type::kOk;  // :fail: the compare failed
-    } else {
-      throw ParseError(h.call_line, "the cas-register model has :read, :write and :cas, not :" + h.f);
-    }
-    part.ops.push_back(op);
-    part.source.push_back(&h);
-  }
-  return {part};
-}
-
-// kv: :get key -> value, :put key value, :append key value; one part per key.
-std::vector<Part<lin::KvKey>> kv_parts(const std::vector<Operation>& history) {
-  using In = lin::KvKey::Input;
-  std::vector<Part<lin::KvKey>> parts;
-  std::map<std::string, std::size_t> index;
-  auto text = [](const Value& v, const Operation& op, const char* what) {
-    if (v.kind == Value::kNil) return std::string();
-    if (v.kind != Value::kString) throw ParseError(op.call_line, std::string(what) + " must be a string, not " + v.edn());
-    return v.text;
-  };
-  for (const Operation& h : history) {
-    if (!h.key) throw ParseError(h.call_line, "the kv model needs a :key");
-    if (h.outcome == Type::kFail) continue;  // did not take effect
-    auto op = timing_of<lin::KvKey>(h);
-    if (h.f == "get") {
-      op.input.kind = In::kGet;
-      if (op.responded) op.output.value = text(h.output, h, "a get's result");
-    } else if (h.f == "put" || h.f == "append") {
-      op.input = {h.f == "put" ? In::kPut : In::kAppend, text(h.input, h, "the value")};
-    } else {
-      throw ParseError(h.call_line, "the kv model has :get, :put and :append, not :" + h.f);
-    }
-    auto [it, fresh] = index.try_emplace(*h.key, parts.size());
-    if (fresh) parts.push_back({"key \"" + *h.key + "\"", {}, {}});
-    parts[it->second].ops.push_back(std::move(op));
-    parts[it->second].source.push_back(&h);
-  }
-  return parts;
 }
 
 std::string command_of(const Operation& op) { return ":" + op.f + " " + op.input.edn(); }
@@ -211,11 +132,11 @@ struct Outcome {
 };
 
 template <class Model>
-Outcome check_parts(const std::vector<Part<Model>>& parts, const typename Model::State& initial,
+Outcome check_parts(const std::vector<lin::Part<Model>>& parts, const typename Model::State& initial,
                     std::chrono::milliseconds budget, std::uint64_t max_bytes) {
   Outcome out;
   const Model model;
-  for (const Part<Model>& part : parts) {
+  for (const lin::Part<Model>& part : parts) {
     const lin::Result r = lin::check(model, initial, part.ops, budget, max_bytes);
     out.states += r.states;
     if (r.verdict == lin::Verdict::kUnknown) out.verdict = lin::Verdict::kUnknown;
@@ -293,13 +214,13 @@ int check_file(const Options& o, const std::string& path) {
     Outcome out;
     std::size_t parts = 1;
     // The parts outlive the check: a violation's page refers to them.
-    std::vector<Part<lin::CasRegister>> register_history;
-    std::vector<Part<lin::KvKey>> kv;
+    std::vector<lin::Part<lin::CasRegister>> register_history;
+    std::vector<lin::Part<lin::KvKey>> kv;
     if (o.model == "cas-register") {
-      register_history = register_parts(history);
+      register_history = lin::register_parts(history);
       out = check_parts(register_history, lin::CasRegister::State{}, budget, o.max_memory << 20);
     } else {
-      kv = kv_parts(history);
+      kv = lin::kv_parts(history);
       parts = kv.size();
       out = check_parts(kv, lin::KvKey::State{}, budget, o.max_memory << 20);
     }
