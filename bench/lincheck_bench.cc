@@ -61,6 +61,7 @@ template <class Model>
 struct Checked {
   std::vector<history::Operation> operations;  // the parts point into it
   std::vector<lin::Part<Model>> parts;
+  std::vector<std::vector<lin::Op<typename Model::Input, typename Model::Output>>> ops;  // each part's
 };
 
 template <class Model>
@@ -78,24 +79,18 @@ std::vector<std::unique_ptr<Checked<Model>>> make_histories(lin::gen::Options o)
     } else {
       h->parts = lin::register_parts(h->operations);
     }
+    for (const lin::Part<Model>& part : h->parts) h->ops.push_back(part.ops);
     out.push_back(std::move(h));
   }
   return out;
 }
 
-// The verdict of one history and the states searched: each part in turn,
-// stopping at the first that is not linearizable, as lincheck does.
+// The verdict of one history and the states searched, as lincheck has it.
 template <class Model>
 lin::Verdict check(const Checked<Model>& h, const typename Model::State& initial, std::uint64_t& states) {
-  const Model model;
-  lin::Verdict verdict = lin::Verdict::kLinearizable;
-  for (const lin::Part<Model>& part : h.parts) {
-    const lin::Result r = lin::check(model, initial, part.ops, kBudget, kMaxMemo);
-    states += r.states;
-    if (r.verdict == lin::Verdict::kNotLinearizable) return r.verdict;
-    if (r.verdict == lin::Verdict::kUnknown) verdict = r.verdict;
-  }
-  return verdict;
+  const lin::PartsResult r = lin::check_parts(Model{}, initial, h.ops, kBudget, kMaxMemo);
+  states += r.states;
+  return r.verdict;
 }
 
 template <class Model>

@@ -13,6 +13,11 @@
 //       answer will do);
 //   std::size_t hash(const State&) const;
 //   bool equal(const State&, const State&) const;
+// and optionally
+//   bool read_only(const Input& in, const Output* out) const;
+//       true only if every state step() accepts `in` (answering `*out`) on
+//       is left as it was: a read, a failed compare-and-set. Such operations
+//       are then never a choice of the search (see Search::reads_pass_).
 //
 // The search is Lowe's just-in-time linearization as Porcupine implements
 // it: call and return events in one time-ordered, doubly linked list; an
@@ -20,11 +25,12 @@
 // (call and return) when the model accepts it; reaching a return whose
 // operation is not yet linearized means backtracking. Linearized operations
 // are a bitset over their ranks by call time, and a (set, state) pair seen
-// before is never searched again (hash, then equality on a collision); the
-// memo keys a set by its first missing rank and the ranks above it, which
-// keeps a node small however long the history. The search is bounded in
-// time, and optionally in the memory the memo holds: past either the
-// verdict is kUnknown, never a guess.
+// before is never searched again (hash, then equality on a collision): the
+// set's hash is kept as it changes, and the memo keys a set by its first
+// missing rank and the bitset's words above it, which keeps a node small
+// however long the history. The search runs in slices, bounded in time, and
+// optionally in the memory the memo holds: past either the verdict is
+// kUnknown, never a guess.
 //
 // Operations with an unknown outcome (no response: a call that crashed or
 // timed out, Jepsen's :info) return "at infinity": they may take effect at
@@ -32,18 +38,31 @@
 //
 // P-compositionality (Horn & Kroening): when the model's operations on
 // different keys are independent, a history is linearizable iff each key's
-// sub-history is; partition() splits a history by key, to check each part.
+// sub-history is; partition() splits a history by key, and check_parts()
+// checks the parts on all cores, the cheapest first, and stops at the first
+// refuted one.
 //
-// Thread safety: none needed; a check is a pure function of its arguments.
+// Thread safety: check() is a pure function of its arguments; check_parts()
+// runs its own threads, each on its own part (the model's const methods are
+// called from several at once, so they must not write shared data).
 #pragma once
+
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <new>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -73,11 +92,23 @@ struct Result {
 
 namespace detail {
 
-// The set of linearized operations, over their ranks by call time. Its key
-// (what the memo stores) is small however long the history: `low`, the
-// first rank not linearized (every rank below it is), then the linearized
-// ranks above it, which only the operations around the search's frontier
-// can be.
+// A 64-bit mix (splitmix64's finalizer): the Zobrist code of a rank, and
+// the last step of the memo's hash.
+inline std::uint64_t mix64(std::uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return x;
+}
+
+// The set of linearized operations, over their ranks by call time. Its hash
+// is kept as it changes (Zobrist: the XOR of a code per member), so hashing
+// a set costs nothing; its key (what the memo stores, to compare on a hash
+// hit) is small however long the history: `low`, the first rank not
+// linearized (every rank below it is), then the words of the bitset from
+// low's word up to the highest member, the ranks below low masked out.
 class DoneSet {
  public:
   explicit DoneSet(std::size_t n) : n_(n), bits_((n + 63) / 64, 0) {}
@@ -85,65 +116,74 @@ class DoneSet {
   bool test(std::size_t r) const { return (bits_[r / 64] >> (r % 64)) & 1; }
   void set(std::size_t r) {
     bits_[r / 64] |= std::uint64_t{1} << (r % 64);
+    hash_ ^= mix64(r + 1);
     high_ = std::max(high_, r + 1);
     while (low_ < n_ && test(low_)) ++low_;
   }
   void clear(std::size_t r) {
     bits_[r / 64] &= ~(std::uint64_t{1} << (r % 64));
+    hash_ ^= mix64(r + 1);
     low_ = std::min(low_, r);
     while (high_ > low_ && !test(high_ - 1)) --high_;
     high_ = std::max(high_, low_);
   }
-  // Appends the key: low, then each linearized rank above it.
-  void key(std::vector<std::uint32_t>& out) const {
-    out.push_back(static_cast<std::uint32_t>(low_));
-    for (std::size_t w = low_ / 64; w * 64 < high_; ++w) {
-      std::uint64_t bits = bits_[w];
-      if (w == low_ / 64) bits &= ~std::uint64_t{0} << (low_ % 64);
-      while (bits) {
-        out.push_back(static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits))));
-        bits &= bits - 1;
-      }
-    }
+  std::uint64_t hash() const { return hash_; }
+  // Appends the key: low, then the words from low's up to high's.
+  void key(std::vector<std::uint64_t>& out) const {
+    out.push_back(low_);
+    if (high_ == low_) return;
+    for (std::size_t w = low_ / 64; w <= (high_ - 1) / 64; ++w)
+      out.push_back(w == low_ / 64 ? bits_[w] & (~std::uint64_t{0} << (low_ % 64)) : bits_[w]);
   }
   // Whether rank r is in the set whose key is `k`.
-  static bool in_key(const std::vector<std::uint32_t>& k, std::size_t r) {
-    return r < k[0] || std::binary_search(k.begin() + 1, k.end(), static_cast<std::uint32_t>(r));
+  static bool in_key(const std::vector<std::uint64_t>& k, std::size_t r) {
+    const std::size_t low = k[0];
+    if (r < low) return true;
+    const std::size_t w = r / 64 - low / 64 + 1;
+    return w < k.size() && (k[w] >> (r % 64)) & 1;
   }
 
  private:
   std::size_t n_;
   std::vector<std::uint64_t> bits_;
+  std::uint64_t hash_ = 0;
   std::size_t low_ = 0;   // the first rank not in the set
   std::size_t high_ = 0;  // one past the highest rank in the set (>= low_)
 };
 
 // The (linearized set, state) pairs searched so far: open addressing on
-// their hash, with equality on a hash hit. The nodes are appended in order:
-// states to a deque, so the pointers the search holds stay valid, and the
-// set keys to one flat pool, so a node costs no allocation of its own.
+// their hash, with equality (the set's key, then the model's equal()) on a
+// hash hit, so a pair is searched at most once. The nodes are appended in
+// order: states to a deque, so the pointers the search holds stay valid,
+// and the set keys to one flat pool, so a node costs no allocation of its
+// own.
 template <class Model>
 class Memo {
  public:
   using State = typename Model::State;
 
-  explicit Memo(const Model& model) : model_(model), slots_(1024, 0) {}
+  explicit Memo(const Model& model) : model_(model), slots_(64) {}
+  Memo(const Memo&) = delete;
+  Memo& operator=(const Memo&) = delete;
 
   // About the memory held (a state's own heap data not counted).
   std::size_t bytes() const {
-    return hashes_.size() * (sizeof(State) + 3 * sizeof(std::size_t)) + pool_.size() * sizeof(std::uint32_t) +
-           slots_.size() * sizeof(std::size_t);
+    return size_ * (sizeof(State) + sizeof(std::size_t)) + pool_.size() * sizeof(std::uint64_t) +
+           slots_.size() * sizeof(Slot);
   }
 
   // The stored state for (done, s), and whether it was new (s is moved in).
   std::pair<const State*, bool> insert(const DoneSet& done, State&& s) {
     key_.clear();
     done.key(key_);
-    const std::size_t h = hash(s);
+    const std::uint64_t h = mix64(model_.hash(s) * 0x9e3779b97f4a7c15ull ^ done.hash());
     std::size_t i = h & (slots_.size() - 1);
-    for (; slots_[i] != 0; i = (i + 1) & (slots_.size() - 1)) {
-      const std::size_t k = slots_[i] - 1;
-      if (hashes_[k] == h && ends_[k + 1] - ends_[k] == key_.size() &&
+    // A slot holds its node's hash, so a probe reads the node's own data
+    // only on a full hash match: one cache miss per insert, not one per probe.
+    for (; slots_[i].node != 0; i = (i + 1) & (slots_.size() - 1)) {
+      if (slots_[i].hash != h) continue;
+      const std::size_t k = slots_[i].node - 1;
+      if (ends_[k + 1] - ends_[k] == key_.size() &&
           std::equal(key_.begin(), key_.end(), pool_.begin() + static_cast<std::ptrdiff_t>(ends_[k])) &&
           model_.equal(states_[k], s))
         return {&states_[k], false};
@@ -151,60 +191,172 @@ class Memo {
     states_.push_back(std::move(s));
     pool_.insert(pool_.end(), key_.begin(), key_.end());
     ends_.push_back(pool_.size());
-    hashes_.push_back(h);
-    slots_[i] = hashes_.size();
-    if (2 * hashes_.size() > slots_.size()) grow();
+    slots_[i] = {h, ++size_};
+    if (2 * size_ > slots_.size()) grow();
     return {&states_.back(), true};
   }
 
  private:
-  std::size_t hash(const State& s) const {
-    std::uint64_t h = model_.hash(s);
-    for (std::uint32_t r : key_) h = (h ^ r) * 0x100000001b3ull;
-    // Mix the high bits into the low ones, which pick the slot.
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return static_cast<std::size_t>(h);
-  }
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::size_t node = 0;  // 0: empty, else node + 1
+  };
+  // The slots, zeroed. A big table is probed at random, one probe per
+  // insert: on 2 MiB pages (where the kernel has them) each probe costs a
+  // cache miss but not also a TLB miss.
+  class Slots {
+   public:
+    explicit Slots(std::size_t n) : n_(n) {
+      const std::size_t bytes = n * sizeof(Slot);
+      if (bytes >= kHuge) {
+        p_ = static_cast<Slot*>(std::aligned_alloc(kHuge, bytes));
+#ifdef MADV_HUGEPAGE
+        if (p_) ::madvise(p_, bytes, MADV_HUGEPAGE);
+#endif
+      } else {
+        p_ = static_cast<Slot*>(std::malloc(bytes));
+      }
+      if (!p_) throw std::bad_alloc();
+      std::memset(static_cast<void*>(p_), 0, bytes);
+    }
+    Slots(const Slots&) = delete;
+    Slots& operator=(Slots&& o) noexcept {
+      std::swap(p_, o.p_);
+      std::swap(n_, o.n_);
+      return *this;
+    }
+    ~Slots() { std::free(p_); }
+    std::size_t size() const { return n_; }
+    Slot& operator[](std::size_t i) { return p_[i]; }
+    const Slot* begin() const { return p_; }
+    const Slot* end() const { return p_ + n_; }
+
+   private:
+    static constexpr std::size_t kHuge = std::size_t{2} << 20;
+    Slot* p_ = nullptr;
+    std::size_t n_;
+  };
   void grow() {
-    std::vector<std::size_t> bigger(2 * slots_.size(), 0);
-    for (std::size_t k = 0; k < hashes_.size(); ++k) {
-      std::size_t i = hashes_[k] & (bigger.size() - 1);
-      while (bigger[i] != 0) i = (i + 1) & (bigger.size() - 1);
-      bigger[i] = k + 1;
+    Slots bigger(2 * slots_.size());
+    for (const Slot& s : slots_) {
+      if (s.node == 0) continue;
+      std::size_t i = s.hash & (bigger.size() - 1);
+      while (bigger[i].node != 0) i = (i + 1) & (bigger.size() - 1);
+      bigger[i] = s;
     }
     slots_ = std::move(bigger);
   }
 
   const Model& model_;
-  std::vector<std::uint32_t> key_;       // scratch: the key being inserted
+  std::vector<std::uint64_t> key_;       // scratch: the key being inserted
   std::deque<State> states_;
-  std::vector<std::uint32_t> pool_;      // node k's key: pool_[ends_[k], ends_[k + 1])
+  std::vector<std::uint64_t> pool_;      // node k's key: pool_[ends_[k], ends_[k + 1])
   std::vector<std::size_t> ends_ = {0};
-  std::vector<std::size_t> hashes_;      // node k's hash
-  std::vector<std::size_t> slots_;       // 0: empty, else node + 1; a power of two, at most half full
+  std::size_t size_ = 0;                 // nodes
+  Slots slots_;                          // a power of two, at most half full
 };
 
-}  // namespace detail
-
+// Whether the model says which operations leave every state as it was.
 template <class Model>
-Result check(const Model& model, const typename Model::State& initial,
-             const std::vector<Op<typename Model::Input, typename Model::Output>>& history,
-             std::chrono::milliseconds budget, std::uint64_t max_memo_bytes = UINT64_MAX) {
-  using State = typename Model::State;
-  using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + budget;
-  const std::size_t n = history.size();
-  Result result;
+concept HasReadOnly = requires(const Model& m, const typename Model::Input& in, const typename Model::Output* out) {
+  { m.read_only(in, out) } -> std::convertible_to<bool>;
+};
 
-  // Events: 0 is the head sentinel, 1 + 2i is op i's call, 2 + 2i its return.
+// One history's search, run in slices (run()), so that a caller can bound
+// it in time and interleave several.
+template <class Model>
+class Search {
+ public:
+  using State = typename Model::State;
+  using History = std::vector<Op<typename Model::Input, typename Model::Output>>;
+
+  // The model, the initial state and the history must outlive the search.
+  Search(const Model& model, const State& initial, const History& history, std::uint64_t max_memo_bytes)
+      : model_(model), history_(history), n_(history.size()), max_memo_bytes_(max_memo_bytes), done_(n_),
+        seen_(model), state_(&initial) {
+    link();
+    read_only_.assign(n_, 0);
+    if constexpr (HasReadOnly<Model>) {
+      for (std::size_t i = 0; i < n_; ++i)
+        read_only_[i] = model.read_only(history[i].input, history[i].responded ? &history[i].output : nullptr);
+    }
+    cursor_ = next_[0];
+  }
+
+  // Runs up to `steps` more steps; true once the verdict is in result()
+  // (kUnknown only when the memo outgrew max_memo_bytes).
+  bool run(std::uint64_t steps);
+  bool finished() const { return finished_; }
+  Result& result() { return result_; }
+  std::uint64_t states() const { return result_.states; }
+
+ private:
+  static constexpr std::size_t kEnd = SIZE_MAX;
   struct Event {
     std::uint64_t time;
     bool call;
     std::size_t op;
   };
-  std::vector<Event> ev(2 * n + 1);
+  // The memo owns every state reached (its nodes do not move), so the
+  // search and its stack hold pointers: no state is copied after step().
+  struct Frame {
+    std::size_t call_event;
+    const State* before;
+    bool forced;  // a read-only operation: there was no other choice at its node
+  };
+
+  void link();
+  void unlink(std::size_t e) {
+    next_[prev_[e]] = next_[e];
+    if (next_[e] != kEnd) prev_[next_[e]] = prev_[e];
+  }
+  void relink(std::size_t e) {  // undoes unlink(e), in reverse order of the unlinks
+    next_[prev_[e]] = e;
+    if (next_[e] != kEnd) prev_[next_[e]] = e;
+  }
+  bool finish(Verdict v) {
+    result_.verdict = v;
+    finished_ = true;
+    return true;
+  }
+
+  const Model& model_;
+  const History& history_;
+  const std::size_t n_;
+  const std::uint64_t max_memo_bytes_;
+  // Events: 0 is the head sentinel, 1 + 2i is op i's call, 2 + 2i its
+  // return, linked in time order.
+  std::vector<Event> ev_;
+  std::vector<std::size_t> next_, prev_;
+  std::vector<std::size_t> rank_;  // op -> rank by call time
+  std::vector<char> read_only_;
+  DoneSet done_;
+  Memo<Model> seen_;
+  std::vector<Frame> stack_;
+  const State* state_;
+  std::size_t cursor_;
+  // Read-only operations are never a choice: at a node, one the state
+  // accepts is linearized first and alone (a forced frame), and if that
+  // fails the node fails. Moving such an operation back to the node is
+  // always possible: it changes no state, and every operation that must
+  // precede it (returned before its call) is linearized already, or the
+  // search would not have reached its call. So a node first looks through
+  // the read-only operations it can reach (reads_pass), then tries the
+  // others.
+  bool reads_pass_ = true;
+  // The longest partial order found, as a DoneSet key: taken when the
+  // search first backs out of a new greatest depth, so it costs the size
+  // of the frontier, not of the history, and only when it backtracks.
+  std::size_t deepest_ = 0;
+  bool deepest_unsaved_ = false;
+  std::vector<std::uint64_t> deepest_key_ = {0};
+  bool finished_ = false;
+  Result result_;
+};
+
+template <class Model>
+void Search<Model>::link() {
+  ev_.resize(2 * n_ + 1);
   // Sort keys (time, then calls before returns at equal times, as such
   // operations overlap, then the event index): a total order, so the search
   // is deterministic; compared by value, which is what makes the sort fast.
@@ -214,137 +366,243 @@ Result check(const Model& model, const typename Model::State& initial,
     bool operator<(const Key& o) const { return time != o.time ? time < o.time : tie < o.tie; }
   };
   constexpr std::uint64_t kReturn = std::uint64_t{1} << 63;
-  std::vector<Key> sorted;
-  sorted.reserve(2 * n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto& o = history[i];
-    ev[1 + 2 * i] = {o.call, true, i};
-    ev[2 + 2 * i] = {o.responded ? o.ret : UINT64_MAX, false, i};
-    sorted.push_back({ev[1 + 2 * i].time, 1 + 2 * i});
-    sorted.push_back({ev[2 + 2 * i].time, kReturn | (2 + 2 * i)});
+  // Calls and returns sorted apart, then merged: a recorded history lists
+  // its operations by call, so the calls are sorted already, and the
+  // returns nearly so.
+  std::vector<Key> calls, returns, sorted;
+  calls.reserve(n_);
+  returns.reserve(n_);
+  for (std::size_t i = 0; i < n_; ++i) {
+    const auto& o = history_[i];
+    ev_[1 + 2 * i] = {o.call, true, i};
+    ev_[2 + 2 * i] = {o.responded ? o.ret : UINT64_MAX, false, i};
+    calls.push_back({ev_[1 + 2 * i].time, 1 + 2 * i});
+    returns.push_back({ev_[2 + 2 * i].time, kReturn | (2 + 2 * i)});
   }
-  // A recorded history is usually one sorted run of events per client, one
-  // after another: merging the runs is O(n log clients).
-  std::vector<std::size_t> runs = {0};
-  for (std::size_t i = 1; i < sorted.size(); ++i)
-    if (sorted[i] < sorted[i - 1]) runs.push_back(i);
-  runs.push_back(sorted.size());
-  while (runs.size() > 2) {
-    std::vector<std::size_t> merged = {0};
-    for (std::size_t r = 0; r + 2 < runs.size(); r += 2) {
-      std::inplace_merge(sorted.begin() + static_cast<std::ptrdiff_t>(runs[r]),
-                         sorted.begin() + static_cast<std::ptrdiff_t>(runs[r + 1]),
-                         sorted.begin() + static_cast<std::ptrdiff_t>(runs[r + 2]));
-      merged.push_back(runs[r + 2]);
-    }
-    if (runs.size() % 2 == 0) merged.push_back(runs.back());  // an odd run out, merged next round
-    runs = std::move(merged);
-  }
-  constexpr std::size_t kEnd = SIZE_MAX;
-  std::vector<std::size_t> next(2 * n + 1, kEnd), prev(2 * n + 1, 0);
+  if (!std::is_sorted(calls.begin(), calls.end())) std::sort(calls.begin(), calls.end());
+  if (!std::is_sorted(returns.begin(), returns.end())) std::sort(returns.begin(), returns.end());
+  sorted.resize(2 * n_);
+  std::merge(calls.begin(), calls.end(), returns.begin(), returns.end(), sorted.begin());
+  next_.assign(2 * n_ + 1, kEnd);
+  prev_.assign(2 * n_ + 1, 0);
   std::size_t last = 0;
   for (const Key& k : sorted) {
     const std::size_t e = k.tie & ~kReturn;
-    next[last] = e;
-    prev[e] = last;
+    next_[last] = e;
+    prev_[e] = last;
     last = e;
   }
-  auto unlink = [&](std::size_t e) {
-    next[prev[e]] = next[e];
-    if (next[e] != kEnd) prev[next[e]] = prev[e];
-  };
-  auto relink = [&](std::size_t e) {  // undoes unlink(e), in reverse order of the unlinks
-    next[prev[e]] = e;
-    if (next[e] != kEnd) prev[next[e]] = e;
-  };
-
   // Ranks by call time, for the linearized set's small keys.
-  std::vector<std::size_t> rank(n);
-  {
-    std::size_t r = 0;
-    for (const Key& k : sorted)
-      if (!(k.tie & kReturn)) rank[ev[k.tie].op] = r++;
-  }
-  detail::DoneSet done(n);
-  detail::Memo<Model> seen(model);
+  rank_.resize(n_);
+  std::size_t r = 0;
+  for (const Key& k : sorted)
+    if (!(k.tie & kReturn)) rank_[ev_[k.tie].op] = r++;
+}
 
-  // The memo owns every state reached (its nodes do not move), so the
-  // search and its stack hold pointers: no state is copied after step().
-  struct Frame {
-    std::size_t call_event;
-    const State* before;
-  };
-  std::vector<Frame> stack;
-  const State* state = &initial;
-  // The longest partial order found, as a DoneSet key: taken when the
-  // search first backs out of a new greatest depth, so it costs the size of
-  // the frontier, not of the history, and only when the search backtracks.
-  std::size_t deepest = 0;
-  bool deepest_unsaved = false;
-  std::vector<std::uint32_t> deepest_key = {0};
-  auto mark = [&](std::size_t i, bool on) {
-    if (on) {
-      done.set(rank[i]);
-    } else {
-      done.clear(rank[i]);
-    }
-  };
-
-  std::size_t cursor = next[0];
-  while (true) {
-    if (next[0] == kEnd || (cursor != kEnd && !ev[cursor].call && !history[ev[cursor].op].responded)) {
-      // Everything is linearized, or only operations with unknown outcomes
-      // are left (their returns sort last): they never took effect.
-      result.verdict = Verdict::kLinearizable;
-      for (const Frame& f : stack) result.order.push_back(ev[f.call_event].op);
-      return result;
-    }
-    if ((++result.states & 255) == 0 && (Clock::now() > deadline || seen.bytes() > max_memo_bytes)) {
-      result.verdict = Verdict::kUnknown;
-      return result;
-    }
-    const Event& e = ev[cursor];
-    if (e.call) {
-      const auto& o = history[e.op];
-      if (std::optional<State> after = model.step(*state, o.input, o.responded ? &o.output : nullptr)) {
-        mark(e.op, true);
-        if (auto [stored, fresh] = seen.insert(done, std::move(*after)); fresh) {
-          stack.push_back({cursor, state});
-          state = stored;
-          unlink(cursor);
-          unlink(cursor + 1);  // its return
-          if (stack.size() > deepest) {
-            deepest = stack.size();
-            deepest_unsaved = true;
-          }
-          cursor = next[0];
-          continue;
-        }
-        mark(e.op, false);
-      }
-      cursor = next[cursor];
+template <class Model>
+bool Search<Model>::run(std::uint64_t steps) {
+  if (finished_) return true;
+  for (; steps > 0; --steps) {
+    if (cursor_ != kEnd && !ev_[cursor_].call && reads_pass_ && history_[ev_[cursor_].op].responded) {
+      reads_pass_ = false;  // no read-only operation fits this node: now the others
+      cursor_ = next_[0];
       continue;
     }
-    // A return whose operation is not linearized yet: undo the last choice.
-    if (deepest_unsaved) {
-      deepest_key.clear();
-      done.key(deepest_key);
-      deepest_unsaved = false;
+    if (next_[0] == kEnd || (cursor_ != kEnd && !ev_[cursor_].call && !history_[ev_[cursor_].op].responded)) {
+      // Everything is linearized, or only operations with unknown outcomes
+      // are left (their returns sort last): they never took effect.
+      for (const Frame& f : stack_) result_.order.push_back(ev_[f.call_event].op);
+      return finish(Verdict::kLinearizable);
     }
-    if (stack.empty()) {
-      result.verdict = Verdict::kNotLinearizable;
-      result.deepest.resize(n);
-      for (std::size_t i = 0; i < n; ++i) result.deepest[i] = detail::DoneSet::in_key(deepest_key, rank[i]);
-      return result;
+    if ((++result_.states & 255) == 0 && seen_.bytes() > max_memo_bytes_) return finish(Verdict::kUnknown);
+    const Event& e = ev_[cursor_];
+    if (e.call) {
+      if (read_only_[e.op] != reads_pass_) {  // not this pass's kind
+        cursor_ = next_[cursor_];
+        continue;
+      }
+      const auto& o = history_[e.op];
+      if (std::optional<State> after = model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
+        if (reads_pass_) {
+          // The state stays, so the node does too, and there is nothing for
+          // the memo to learn: a pair after the read is the pair before it
+          // plus one read that had to come first.
+          done_.set(rank_[e.op]);
+          stack_.push_back({cursor_, state_, true});
+          unlink(cursor_);
+          unlink(cursor_ + 1);
+          if (stack_.size() > deepest_) {
+            deepest_ = stack_.size();
+            deepest_unsaved_ = true;
+          }
+          cursor_ = next_[0];
+          continue;
+        }
+        done_.set(rank_[e.op]);
+        if (auto [stored, fresh] = seen_.insert(done_, std::move(*after)); fresh) {
+          stack_.push_back({cursor_, state_, reads_pass_});
+          state_ = stored;
+          unlink(cursor_);
+          unlink(cursor_ + 1);  // its return
+          if (stack_.size() > deepest_) {
+            deepest_ = stack_.size();
+            deepest_unsaved_ = true;
+          }
+          reads_pass_ = true;
+          cursor_ = next_[0];
+          continue;
+        }
+        done_.clear(rank_[e.op]);
+      }
+      cursor_ = next_[cursor_];
+      continue;
     }
-    const Frame f = stack.back();
-    stack.pop_back();
-    relink(f.call_event + 1);
-    relink(f.call_event);
-    mark(ev[f.call_event].op, false);
-    state = f.before;
-    cursor = next[f.call_event];
+    // A return whose operation is not linearized yet: undo the last choice,
+    // and the forced frames above it.
+    if (deepest_unsaved_) {
+      deepest_key_.clear();
+      done_.key(deepest_key_);
+      deepest_unsaved_ = false;
+    }
+    for (bool forced = true; forced;) {
+      if (stack_.empty()) {
+        result_.deepest.resize(n_);
+        for (std::size_t i = 0; i < n_; ++i) result_.deepest[i] = DoneSet::in_key(deepest_key_, rank_[i]);
+        return finish(Verdict::kNotLinearizable);
+      }
+      const Frame f = stack_.back();
+      stack_.pop_back();
+      relink(f.call_event + 1);
+      relink(f.call_event);
+      done_.clear(rank_[ev_[f.call_event].op]);
+      state_ = f.before;
+      cursor_ = next_[f.call_event];
+      forced = f.forced;
+    }
+    reads_pass_ = false;
   }
+  return false;
+}
+
+// Steps a search runs between looks at the clock and at the other parts.
+inline constexpr std::uint64_t kSlice = 1 << 14;
+// How long check_parts() works on the calling thread alone.
+inline constexpr std::chrono::milliseconds kAloneFor{1};
+
+}  // namespace detail
+
+template <class Model>
+Result check(const Model& model, const typename Model::State& initial,
+             const std::vector<Op<typename Model::Input, typename Model::Output>>& history,
+             std::chrono::milliseconds budget, std::uint64_t max_memo_bytes = UINT64_MAX) {
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  detail::Search<Model> search(model, initial, history, max_memo_bytes);
+  while (!search.run(detail::kSlice))
+    if (std::chrono::steady_clock::now() > deadline) return Result{Verdict::kUnknown, {}, {}, search.states()};
+  return std::move(search.result());
+}
+
+// The verdicts of a history split in independent parts (P-compositionality,
+// see partition()): linearizable iff every part is.
+struct PartsResult {
+  Verdict verdict = Verdict::kLinearizable;  // the worst: kNotLinearizable, then kUnknown
+  // Each part's result. After a part is refuted the others stop where they
+  // are: kUnknown, with `stopped` set.
+  std::vector<Result> parts;
+  std::vector<bool> stopped;
+  std::size_t refuted = SIZE_MAX;  // kNotLinearizable: the part refuted first
+  std::uint64_t states = 0;        // over all parts
+};
+
+// Checks every part, on up to `threads` threads (0: one per core), the
+// parts that have searched least first: a part runs a slice of its search,
+// then goes back to the pool, and a free thread takes the part with the
+// fewest states searched so far. So the cheap parts finish first without
+// knowing in advance which they are, and a refuted part ends every other
+// search. `budget` and `max_memo_bytes` bound each part on its own, as
+// check() does: a part's budget counts only the time its own slices ran.
+// With threads == 1 the order of the slices, and so the result, is
+// deterministic; with more, when several parts are not linearizable, which
+// of them is refuted first may vary from run to run (the verdict does not).
+template <class Model>
+PartsResult check_parts(const Model& model, const typename Model::State& initial,
+                        const std::vector<std::vector<Op<typename Model::Input, typename Model::Output>>>& parts,
+                        std::chrono::milliseconds budget, std::uint64_t max_memo_bytes = UINT64_MAX,
+                        unsigned threads = 0) {
+  using Clock = std::chrono::steady_clock;
+  struct Part {
+    std::unique_ptr<detail::Search<Model>> search;  // made by the first slice
+    std::uint64_t states = 0;
+    Clock::duration ran{};
+    bool running = false, over = false;
+  };
+  PartsResult out;
+  const std::size_t n = parts.size();
+  out.parts.resize(n);
+  out.stopped.assign(n, false);
+  if (n == 0) return out;
+  std::vector<Part> state(n);
+  std::mutex mu;
+  bool refuted = false;  // guarded by mu
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t count = std::min<std::size_t>(n, threads == 0 ? hw : threads);
+  std::vector<std::thread> pool;  // the calling thread's only
+  const auto start = Clock::now();
+  std::function<void(bool)> worker = [&](bool caller) {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!refuted) {
+      std::size_t pick = SIZE_MAX;
+      for (std::size_t i = 0; i < n; ++i) {
+        const Part& p = state[i];
+        if (p.running || p.over) continue;
+        if (pick == SIZE_MAX || p.states < state[pick].states ||
+            (p.states == state[pick].states && parts[i].size() < parts[pick].size()))
+          pick = i;
+      }
+      if (pick == SIZE_MAX) return;  // the rest are running on other threads
+      Part& p = state[pick];
+      p.running = true;
+      lock.unlock();
+      const auto t0 = Clock::now();
+      if (!p.search) p.search = std::make_unique<detail::Search<Model>>(model, initial, parts[pick], max_memo_bytes);
+      const bool finished = p.search->run(detail::kSlice);
+      const auto t1 = Clock::now();
+      p.ran += t1 - t0;
+      // The other threads start only once the work has lasted: most
+      // histories are checked before a thread could have started.
+      if (caller && pool.empty() && count > 1 && t1 - start > detail::kAloneFor)
+        for (std::size_t t = 1; t < count; ++t) pool.emplace_back([&worker] { worker(false); });
+      lock.lock();
+      p.running = false;
+      p.states = p.search->states();
+      if (finished) {
+        p.over = true;
+        out.parts[pick] = std::move(p.search->result());
+        if (out.parts[pick].verdict == Verdict::kNotLinearizable && !refuted) {
+          refuted = true;
+          out.refuted = pick;
+        }
+        p.search.reset();
+      } else if (p.ran > budget) {
+        p.over = true;
+        out.parts[pick] = Result{Verdict::kUnknown, {}, {}, p.states};
+        p.search.reset();
+      }
+    }
+  };
+  worker(true);
+  for (std::thread& t : pool) t.join();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!state[i].over) {
+      out.stopped[i] = true;
+      out.parts[i] = Result{Verdict::kUnknown, {}, {}, state[i].states};
+    }
+    out.states += out.parts[i].states;
+    if (out.parts[i].verdict == Verdict::kUnknown && out.verdict == Verdict::kLinearizable)
+      out.verdict = Verdict::kUnknown;
+  }
+  if (refuted) out.verdict = Verdict::kNotLinearizable;
+  return out;
 }
 
 // The window to show for a violation ("the minimal non-linearizable

@@ -5,7 +5,9 @@
 //            [--budget=SECONDS] [--max-memory=MIB] [--html=PAGE] FILE...
 //
 // Formats and the meaning of :ok, :fail and :info: lincheck/history_file.h.
-// Models: lincheck/models.h. The kv model is checked one key at a time.
+// Models: lincheck/models.h. The kv model is checked one key at a time,
+// the keys on every core (lin::check_parts), the first refuted one ending
+// the others; --budget and --max-memory bound each part.
 // Per file it prints the verdict, the operations, the states searched and
 // the time; for a violation, the operations around the first one no order
 // could place, with their lines in the file; with --html (one FILE), also
@@ -132,58 +134,60 @@ struct Outcome {
 };
 
 template <class Model>
-Outcome check_parts(const std::vector<lin::Part<Model>>& parts, const typename Model::State& initial,
+Outcome check_parts(std::vector<lin::Part<Model>>& parts, const typename Model::State& initial,
                     std::chrono::milliseconds budget, std::uint64_t max_bytes) {
   Outcome out;
   const Model model;
-  for (const lin::Part<Model>& part : parts) {
-    const lin::Result r = lin::check(model, initial, part.ops, budget, max_bytes);
-    out.states += r.states;
-    if (r.verdict == lin::Verdict::kUnknown) out.verdict = lin::Verdict::kUnknown;
-    if (r.verdict != lin::Verdict::kNotLinearizable) continue;
-    out.verdict = lin::Verdict::kNotLinearizable;
-    std::ostringstream os;
-    os << "  " << (part.label.empty() ? "" : part.label + ": ")
-       << "no order fits the model; per process, around the first operation the longest partial order could "
-          "not place:\n";
-    const auto window = lin::window(part.ops, r.deepest);
-    std::size_t width = 0;
-    for (const auto& [process, ops] : window)
-      for (std::size_t i : ops) width = std::max(width, lines_of(*part.source[i]).size());
-    for (const auto& [process, ops] : window) {
-      os << "    process " << process << ":\n";
-      for (std::size_t i : ops) {
-        const std::string where = lines_of(*part.source[i]);
-        os << "      " << (r.deepest[i] ? "  placed " : "UNPLACED ") << where << std::string(width + 2 - where.size(), ' ')
-           << describe(*part.source[i]) << '\n';
-      }
+  // The parts' operations lent to the checker, not copied, and given back.
+  std::vector<std::vector<lin::Op<typename Model::Input, typename Model::Output>>> ops;
+  for (lin::Part<Model>& part : parts) ops.push_back(std::move(part.ops));
+  const lin::PartsResult all = lin::check_parts(model, initial, ops, budget, max_bytes);
+  for (std::size_t i = 0; i < parts.size(); ++i) parts[i].ops = std::move(ops[i]);
+  out.states = all.states;
+  out.verdict = all.verdict;
+  if (all.verdict != lin::Verdict::kNotLinearizable) return out;
+  const lin::Part<Model>& part = parts[all.refuted];
+  const lin::Result& r = all.parts[all.refuted];
+  std::ostringstream os;
+  os << "  " << (part.label.empty() ? "" : part.label + ": ")
+     << "no order fits the model; per process, around the first operation the longest partial order could "
+        "not place:\n";
+  const auto window = lin::window(part.ops, r.deepest);
+  std::size_t width = 0;
+  for (const auto& [process, ops] : window)
+    for (std::size_t i : ops) width = std::max(width, lines_of(*part.source[i]).size());
+  for (const auto& [process, ops] : window) {
+    os << "    process " << process << ":\n";
+    for (std::size_t i : ops) {
+      const std::string where = lines_of(*part.source[i]);
+      os << "      " << (r.deepest[i] ? "  placed " : "UNPLACED ") << where << std::string(width + 2 - where.size(), ' ')
+         << describe(*part.source[i]) << '\n';
     }
-    out.window = os.str();
-    out.part = part.label;
-    out.page = [&part, placed = r.deepest](const lin::TimelineOptions& options) {
-      using Op = lin::Op<typename Model::Input, typename Model::Output>;
-      const std::function<lin::OpText(const Op&, std::size_t)> print = [&part](const Op&, std::size_t i) {
-        const Operation& h = *part.source[i];
-        lin::OpText t{command_of(h), outcome_of(h), ""};
-        if (h.key) {
-          Value key;
-          key.kind = Value::kString;
-          key.text = *h.key;
-          t.detail = "key " + key.edn();
-        }
-        return t;
-      };
-      // Drawn with the lines as times (in the same order as the events the
-      // checker was given), so the page speaks of lines like the report.
-      std::vector<Op> by_line = part.ops;
-      for (std::size_t i = 0; i < by_line.size(); ++i) {
-        by_line[i].call = static_cast<std::uint64_t>(part.source[i]->call_line);
-        by_line[i].ret = static_cast<std::uint64_t>(part.source[i]->ret_line);
-      }
-      return lin::timeline_html(by_line, placed, print, options);
-    };
-    return out;
   }
+  out.window = os.str();
+  out.part = part.label;
+  out.page = [&part, placed = r.deepest](const lin::TimelineOptions& options) {
+    using Op = lin::Op<typename Model::Input, typename Model::Output>;
+    const std::function<lin::OpText(const Op&, std::size_t)> print = [&part](const Op&, std::size_t i) {
+      const Operation& h = *part.source[i];
+      lin::OpText t{command_of(h), outcome_of(h), ""};
+      if (h.key) {
+        Value key;
+        key.kind = Value::kString;
+        key.text = *h.key;
+        t.detail = "key " + key.edn();
+      }
+      return t;
+    };
+    // Drawn with the lines as times (in the same order as the events the
+    // checker was given), so the page speaks of lines like the report.
+    std::vector<Op> by_line = part.ops;
+    for (std::size_t i = 0; i < by_line.size(); ++i) {
+      by_line[i].call = static_cast<std::uint64_t>(part.source[i]->call_line);
+      by_line[i].ret = static_cast<std::uint64_t>(part.source[i]->ret_line);
+    }
+    return lin::timeline_html(by_line, placed, print, options);
+  };
   return out;
 }
 

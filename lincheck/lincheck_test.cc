@@ -3,11 +3,15 @@
 // known, including operations whose outcome is unknown (Jepsen's :info).
 #include "lincheck/lincheck.h"
 
+#include "lincheck/generate.h"
 #include "lincheck/models.h"
+#include "lincheck/parts.h"
 
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -93,6 +97,199 @@ TEST(Lincheck, PartitionKeepsOrderAndFirstAppearance) {
   EXPECT_EQ(parts[0].second, (std::vector<int>{5, 5}));
   EXPECT_EQ(parts[1].first, 1);
   EXPECT_EQ(parts[2].first, 2);
+}
+
+// A model as it is, but saying nothing of which operations are read-only:
+// the search then tries every operation as a choice, as it did before
+// read_only() existed.
+template <class Model>
+struct WithoutReadOnly {
+  using State = typename Model::State;
+  using Input = typename Model::Input;
+  using Output = typename Model::Output;
+  Model m;
+  std::optional<State> step(const State& s, const Input& in, const Output* out) const { return m.step(s, in, out); }
+  std::size_t hash(const State& s) const { return m.hash(s); }
+  bool equal(const State& a, const State& b) const { return m.equal(a, b); }
+};
+
+template <class Model>
+std::vector<Part<Model>> parts_of(const gen::Options& o, std::vector<history::Operation>& keep) {
+  std::istringstream in(gen::generate(o).text);
+  keep = history::pair_events(
+      history::read_events(in, o.model == "kv" ? history::Format::kEdnLines : history::Format::kJepsenLog));
+  if constexpr (std::is_same_v<Model, KvKey>) {
+    return kv_parts(keep);
+  } else {
+    return register_parts(keep);
+  }
+}
+
+// Read-only operations are never a choice (Search::reads_pass_): an exact
+// reduction, so the verdict on every history is the one the full search
+// gives. Small random histories of both models, with :info, crowded
+// clients, long-tailed durations and both kinds of violation.
+TEST(Lincheck, ReadOnlyReductionKeepsEveryVerdict) {
+  int verdicts[3] = {0, 0, 0};
+  for (std::uint64_t seed = 1; seed <= 300; ++seed) {
+    gen::Options o;
+    o.model = seed % 2 ? "kv" : "cas-register";
+    o.processes = 2 + static_cast<int>(seed % 7);
+    o.ops = 20 + static_cast<long>(seed % 40);
+    o.keys = 2;
+    o.info_percent = static_cast<int>(seed % 4) * 3;
+    o.long_tailed = seed % 3 == 0;
+    o.seed = seed;
+    if (seed % 5 == 1) o.violate = "never-written";
+    if (seed % 5 == 2 && o.model == "kv") o.violate = "stale";
+    std::vector<history::Operation> keep;
+    auto compare = [&](const auto& model, const auto& bare, const auto& parts) {
+      for (const auto& part : parts) {
+        const Result with = check(model, {}, part.ops, 20s);
+        const Result without = check(bare, {}, part.ops, 20s);
+        ASSERT_NE(with.verdict, Verdict::kUnknown);
+        EXPECT_EQ(with.verdict, without.verdict) << "seed " << seed << ", " << part.label;
+        ++verdicts[static_cast<int>(with.verdict)];
+      }
+    };
+    if (o.model == "kv") {
+      compare(KvKey{}, WithoutReadOnly<KvKey>{}, parts_of<KvKey>(o, keep));
+    } else {
+      compare(CasRegister{}, WithoutReadOnly<CasRegister>{}, parts_of<CasRegister>(o, keep));
+    }
+  }
+  EXPECT_GT(verdicts[static_cast<int>(Verdict::kLinearizable)], 100);
+  EXPECT_GT(verdicts[static_cast<int>(Verdict::kNotLinearizable)], 30);
+}
+
+// A witness order is one the model accepts, in real-time order.
+TEST(Lincheck, WitnessOrderIsAcceptedAndRespectsRealTime) {
+  gen::Options o;
+  o.model = "cas-register";
+  o.processes = 6;
+  o.ops = 400;
+  o.seed = 9;
+  std::vector<history::Operation> keep;
+  const auto parts = parts_of<CasRegister>(o, keep);
+  const auto& ops = parts[0].ops;
+  const Result r = check(Register{}, {}, ops, 20s);
+  ASSERT_EQ(r.verdict, Verdict::kLinearizable);
+  std::vector<bool> placed(ops.size(), false);
+  Register::State s;
+  for (std::size_t k = 0; k < r.order.size(); ++k) {
+    const auto& op = ops[r.order[k]];
+    const auto next = Register{}.step(s, op.input, op.responded ? &op.output : nullptr);
+    ASSERT_TRUE(next) << "step " << k;
+    s = *next;
+    placed[r.order[k]] = true;
+    for (std::size_t j = 0; j < ops.size(); ++j)  // whatever returned before op's call is placed
+      if (ops[j].responded && ops[j].ret < op.call) {
+        ASSERT_TRUE(placed[j]) << "step " << k << " op " << j;
+      }
+  }
+  for (std::size_t j = 0; j < ops.size(); ++j)
+    if (ops[j].responded) {
+      EXPECT_TRUE(placed[j]) << j;  // only :info may be left out
+    }
+}
+
+std::vector<std::vector<Op<KvKey::Input, KvKey::Output>>> kv_ops(const gen::Options& o,
+                                                                 std::vector<history::Operation>& keep) {
+  std::vector<std::vector<Op<KvKey::Input, KvKey::Output>>> ops;
+  for (const auto& p : parts_of<KvKey>(o, keep)) ops.push_back(p.ops);
+  return ops;
+}
+
+// check_parts: the verdict of the whole is the worst part's; a refuted part
+// stops the rest; one thread gives the same result every time.
+TEST(Lincheck, CheckPartsRefutesAndStopsTheOthers) {
+  gen::Options o;
+  o.model = "kv";
+  o.processes = 20;
+  o.ops = 3000;
+  o.keys = 8;
+  o.info_percent = 0;
+  o.seed = 4;
+  std::vector<history::Operation> keep;
+  const auto good = kv_ops(o, keep);
+  for (unsigned threads : {1u, 2u, 4u}) {
+    const PartsResult r = check_parts(KvKey{}, {}, good, 20s, UINT64_MAX, threads);
+    EXPECT_EQ(r.verdict, Verdict::kLinearizable);
+    ASSERT_EQ(r.parts.size(), good.size());
+    for (const Result& p : r.parts) EXPECT_EQ(p.verdict, Verdict::kLinearizable);
+    for (bool s : r.stopped) EXPECT_FALSE(s);
+  }
+  o.violate = "stale";
+  std::vector<history::Operation> keep_bad;
+  const auto bad = kv_ops(o, keep_bad);
+  PartsResult first;
+  for (unsigned threads : {1u, 1u, 2u, 4u}) {
+    const PartsResult r = check_parts(KvKey{}, {}, bad, 20s, UINT64_MAX, threads);
+    ASSERT_EQ(r.verdict, Verdict::kNotLinearizable);
+    ASSERT_LT(r.refuted, bad.size());
+    EXPECT_EQ(r.parts[r.refuted].verdict, Verdict::kNotLinearizable);
+    EXPECT_EQ(check(KvKey{}, {}, bad[r.refuted], 20s).verdict, Verdict::kNotLinearizable);
+    for (std::size_t i = 0; i < bad.size(); ++i)
+      if (r.stopped[i]) {
+        EXPECT_EQ(r.parts[i].verdict, Verdict::kUnknown);
+      }
+    if (threads == 1 && first.parts.empty()) {
+      first = r;
+    } else if (threads == 1) {
+      EXPECT_EQ(r.refuted, first.refuted);
+      EXPECT_EQ(r.states, first.states);
+      EXPECT_EQ(r.stopped, first.stopped);
+    }
+  }
+}
+
+// Each part has the whole budget of its own: a part that cannot finish
+// ends unknown, and the others still get their verdicts.
+TEST(Lincheck, CheckPartsBoundsEachPartOnItsOwn) {
+  std::vector<std::vector<RegOp>> parts;
+  // 14 concurrent writes of distinct values and no read to order them:
+  // the memo keeps (set, state) pairs apart, about 14 x 2^13 of them.
+  std::vector<RegOp> hard;
+  for (int c = 0; c < 14; ++c) hard.push_back(write(c, c, 1000, c + 1));
+  hard.push_back(read(20, 2000, 2001, 99));  // nobody wrote 99: every order fails
+  parts.push_back(hard);
+  parts.push_back({write(0, 0, 1, 1), read(1, 2, 3, 1)});
+  const PartsResult r = check_parts(Register{}, 0, parts, 1ms, UINT64_MAX, 1);
+  EXPECT_EQ(r.parts[1].verdict, Verdict::kLinearizable);
+  EXPECT_EQ(r.parts[0].verdict, Verdict::kUnknown);
+  EXPECT_FALSE(r.stopped[0]);
+  EXPECT_EQ(r.verdict, Verdict::kUnknown);
+  EXPECT_EQ(check_parts(Register{}, 0, parts, 60s, UINT64_MAX, 1).verdict, Verdict::kNotLinearizable);
+}
+
+// KvKey's values are chains of pieces: equal texts are equal states however
+// they were built, and a get reads the text.
+TEST(Lincheck, KvValuesCompareByTextNotByPieces) {
+  const KvKey kv;
+  const auto put = KvKey::input(KvKey::Input::kPut, "abcdef");
+  const auto app = [](std::string v) { return KvKey::input(KvKey::Input::kAppend, std::move(v)); };
+  const KvKey::State whole = *kv.step({}, put, nullptr);
+  KvKey::State pieces = *kv.step({}, app("ab"), nullptr);
+  pieces = *kv.step(pieces, app("c"), nullptr);
+  pieces = *kv.step(pieces, app(""), nullptr);
+  pieces = *kv.step(pieces, app("def"), nullptr);
+  const KvKey::State other = *kv.step(*kv.step({}, app("abd"), nullptr), app("cef"), nullptr);
+  EXPECT_EQ(whole.text(), "abcdef");
+  EXPECT_EQ(pieces.text(), "abcdef");
+  EXPECT_TRUE(kv.equal(whole, pieces));
+  EXPECT_EQ(kv.hash(whole), kv.hash(pieces));
+  EXPECT_FALSE(kv.equal(whole, other));
+  const auto get = KvKey::input(KvKey::Input::kGet);
+  const auto saw = KvKey::output("abcdef");
+  EXPECT_TRUE(kv.step(pieces, get, &saw));
+  EXPECT_FALSE(kv.step(other, get, &saw));
+  const auto empty = KvKey::output("");
+  EXPECT_TRUE(kv.step({}, get, &empty));
+  EXPECT_FALSE(kv.step(whole, get, &empty));
+  // A long chain is freed without a recursion as deep as it.
+  KvKey::State s;
+  for (int i = 0; i < 1000000; ++i) s = *kv.step(s, app("x"), nullptr);
+  EXPECT_EQ(s.length, 1000000u);
 }
 
 }  // namespace

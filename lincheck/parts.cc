@@ -70,10 +70,10 @@ std::vector<Part<KvKey>> kv_parts(const std::vector<Operation>& history) {
     if (h.outcome == Type::kFail) continue;  // did not take effect
     auto op = timing_of<KvKey>(h);
     if (h.f == "get") {
-      op.input.kind = In::kGet;
-      if (op.responded) op.output.value = text(h.output, h, "a get's result");
+      op.input = KvKey::input(In::kGet);
+      if (op.responded) op.output = KvKey::output(text(h.output, h, "a get's result"));
     } else if (h.f == "put" || h.f == "append") {
-      op.input = {h.f == "put" ? In::kPut : In::kAppend, text(h.input, h, "the value")};
+      op.input = KvKey::input(h.f == "put" ? In::kPut : In::kAppend, text(h.input, h, "the value"));
     } else {
       throw ParseError(h.call_line, "the kv model has :get, :put and :append, not :" + h.f);
     }

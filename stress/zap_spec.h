@@ -79,6 +79,19 @@ class ZapSpec {
   std::optional<State> step(const State& s, const Input& in, const Output* out) const;
   std::size_t hash(const State& s) const { return s.hash; }
   bool equal(const State& a, const State& b) const { return a == b; }
+  // Whether every state step() accepts `in` answering *out on is left as it
+  // was (lin::check then never makes it a choice): a load, and a store or a
+  // zap that changed nothing by its answer (a fault, a rejected range, no
+  // VMA). Not an mprotect's error: ENOMEM comes after the pages before the
+  // hole changed.
+  bool read_only(const Input& in, const Output* out) const {
+    if (in.op == cmd::Op::kRead) return true;
+    if (!out) return false;
+    if (in.op == cmd::Op::kWrite) return out->starts_with("error ");
+    if (in.op == cmd::Op::kZap || in.op == cmd::Op::kZapUnderVmaLock)
+      return *out == "rejected" || *out == "error NO_VMA";
+    return false;
+  }
 
   // The outcome `in` has on `s` ("ok 7", "zapped", "error SIGBUS", ...).
   std::string outcome(const State& s, const Input& in) const;
