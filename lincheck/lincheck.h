@@ -17,7 +17,11 @@
 //   bool read_only(const Input& in, const Output* out) const;
 //       true only if every state step() accepts `in` (answering `*out`) on
 //       is left as it was: a read, a failed compare-and-set. Such operations
-//       are then never a choice of the search (see Search::reads_pass_).
+//       are then never a choice of the search (see Search::pass_);
+//   bool toward(const State& s, const Input& in, const Output& seen) const;
+//       a hint, never a verdict: whether `in` on `s` looks like a step
+//       toward a state a read that answered `seen` could see. Operations
+//       hinted at are tried first; a wrong hint costs time only.
 //
 // The search is Lowe's just-in-time linearization as Porcupine implements
 // it: call and return events in one time-ordered, doubly linked list; an
@@ -262,6 +266,13 @@ concept HasReadOnly = requires(const Model& m, const typename Model::Input& in, 
   { m.read_only(in, out) } -> std::convertible_to<bool>;
 };
 
+// Whether the model gives hints for the order of the search.
+template <class Model>
+concept HasToward = requires(const Model& m, const typename Model::State& s, const typename Model::Input& in,
+                             const typename Model::Output& seen) {
+  { m.toward(s, in, seen) } -> std::convertible_to<bool>;
+};
+
 // One history's search, run in slices (run()), so that a caller can bound
 // it in time and interleave several.
 template <class Model>
@@ -271,9 +282,12 @@ class Search {
   using History = std::vector<Op<typename Model::Input, typename Model::Output>>;
 
   // The model, the initial state and the history must outlive the search.
-  Search(const Model& model, const State& initial, const History& history, std::uint64_t max_memo_bytes)
-      : model_(model), history_(history), n_(history.size()), max_memo_bytes_(max_memo_bytes), done_(n_),
-        seen_(model), state_(&initial) {
+  // With `hints`, a node tries the operations the model's toward() hints
+  // at before the others (when the model has toward()).
+  Search(const Model& model, const State& initial, const History& history, std::uint64_t max_memo_bytes,
+         bool hints)
+      : model_(model), history_(history), n_(history.size()), max_memo_bytes_(max_memo_bytes),
+        hints_(hints && HasToward<Model>), done_(n_), seen_(model), state_(&initial) {
     link();
     read_only_.assign(n_, 0);
     if constexpr (HasReadOnly<Model>) {
@@ -299,10 +313,15 @@ class Search {
   };
   // The memo owns every state reached (its nodes do not move), so the
   // search and its stack hold pointers: no state is copied after step().
+  // A node's passes over its operations, in order: the read-only ones, of
+  // which the first the state accepts is forced; then, if the model gives
+  // hints (toward()), the others it hints at; then the rest.
+  enum Pass : std::uint8_t { kReads, kGuided, kRest };
   struct Frame {
     std::size_t call_event;
     const State* before;
-    bool forced;  // a read-only operation: there was no other choice at its node
+    Pass pass;                  // the node's pass when it chose; kReads: forced, no other choice
+    std::size_t pending_begin;  // the node's pending reads: pending_[pending_begin, the next node's)
   };
 
   void link();
@@ -319,11 +338,38 @@ class Search {
     finished_ = true;
     return true;
   }
+  // Linearizes the operation whose call is `call_event`, at this node, into
+  // state `after` (the memo's): a new node, whose first pass is the reads'.
+  void push(std::size_t call_event, const State* after) {
+    done_.set(rank_[ev_[call_event].op]);
+    stack_.push_back({call_event, state_, pass_, pending_begin_});
+    state_ = after;
+    unlink(call_event);
+    unlink(call_event + 1);  // its return
+    if (stack_.size() > deepest_) {
+      deepest_ = stack_.size();
+      deepest_unsaved_ = true;
+    }
+    pass_ = kReads;
+    pending_begin_ = pending_.size();
+    cursor_ = next_[0];
+  }
+  // Whether the model hints that `op` on this node's state is a step toward
+  // what one of the node's pending reads saw.
+  bool guided(std::size_t op) const {
+    if constexpr (HasToward<Model>) {
+      if (!hints_) return false;
+      for (std::size_t i = pending_begin_; i < pending_.size(); ++i)
+        if (model_.toward(*state_, history_[op].input, history_[pending_[i]].output)) return true;
+    }
+    return false;
+  }
 
   const Model& model_;
   const History& history_;
   const std::size_t n_;
   const std::uint64_t max_memo_bytes_;
+  const bool hints_;
   // Events: 0 is the head sentinel, 1 + 2i is op i's call, 2 + 2i its
   // return, linked in time order.
   std::vector<Event> ev_;
@@ -341,9 +387,14 @@ class Search {
   // always possible: it changes no state, and every operation that must
   // precede it (returned before its call) is linearized already, or the
   // search would not have reached its call. So a node first looks through
-  // the read-only operations it can reach (reads_pass), then tries the
+  // the read-only operations it can reach (kReads), then tries the
   // others.
-  bool reads_pass_ = true;
+  Pass pass_ = kReads;
+  // The read-only operations with a recorded output that the nodes on the
+  // stack reached and have not placed, each node's after its parent's: what
+  // the guided pass steers toward.
+  std::vector<std::size_t> pending_;
+  std::size_t pending_begin_ = 0;
   // The longest partial order found, as a DoneSet key: taken when the
   // search first backs out of a new greatest depth, so it costs the size
   // of the frontier, not of the history, and only when it backtracks.
@@ -403,8 +454,9 @@ template <class Model>
 bool Search<Model>::run(std::uint64_t steps) {
   if (finished_) return true;
   for (; steps > 0; --steps) {
-    if (cursor_ != kEnd && !ev_[cursor_].call && reads_pass_ && history_[ev_[cursor_].op].responded) {
-      reads_pass_ = false;  // no read-only operation fits this node: now the others
+    if (cursor_ != kEnd && !ev_[cursor_].call && pass_ != kRest && history_[ev_[cursor_].op].responded) {
+      // This pass has walked the node's operations: the next pass.
+      pass_ = pass_ == kReads && hints_ ? kGuided : kRest;
       cursor_ = next_[0];
       continue;
     }
@@ -417,39 +469,30 @@ bool Search<Model>::run(std::uint64_t steps) {
     if ((++result_.states & 255) == 0 && seen_.bytes() > max_memo_bytes_) return finish(Verdict::kUnknown);
     const Event& e = ev_[cursor_];
     if (e.call) {
-      if (read_only_[e.op] != reads_pass_) {  // not this pass's kind
+      const auto& o = history_[e.op];
+      if (pass_ == kReads) {
+        if (read_only_[e.op]) {
+          if (o.responded) pending_.push_back(e.op);
+          if (model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
+            // The state stays, so the node does too, and there is nothing
+            // for the memo to learn: a pair after the read is the pair
+            // before it plus one read that had to come first.
+            push(cursor_, state_);
+            continue;
+          }
+        }
         cursor_ = next_[cursor_];
         continue;
       }
-      const auto& o = history_[e.op];
+      if (read_only_[e.op] || (pass_ == kGuided) != guided(e.op)) {  // not this pass's
+        cursor_ = next_[cursor_];
+        continue;
+      }
       if (std::optional<State> after = model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
-        if (reads_pass_) {
-          // The state stays, so the node does too, and there is nothing for
-          // the memo to learn: a pair after the read is the pair before it
-          // plus one read that had to come first.
-          done_.set(rank_[e.op]);
-          stack_.push_back({cursor_, state_, true});
-          unlink(cursor_);
-          unlink(cursor_ + 1);
-          if (stack_.size() > deepest_) {
-            deepest_ = stack_.size();
-            deepest_unsaved_ = true;
-          }
-          cursor_ = next_[0];
-          continue;
-        }
         done_.set(rank_[e.op]);
         if (auto [stored, fresh] = seen_.insert(done_, std::move(*after)); fresh) {
-          stack_.push_back({cursor_, state_, reads_pass_});
-          state_ = stored;
-          unlink(cursor_);
-          unlink(cursor_ + 1);  // its return
-          if (stack_.size() > deepest_) {
-            deepest_ = stack_.size();
-            deepest_unsaved_ = true;
-          }
-          reads_pass_ = true;
-          cursor_ = next_[0];
+          done_.clear(rank_[e.op]);
+          push(cursor_, stored);
           continue;
         }
         done_.clear(rank_[e.op]);
@@ -477,30 +520,23 @@ bool Search<Model>::run(std::uint64_t steps) {
       done_.clear(rank_[ev_[f.call_event].op]);
       state_ = f.before;
       cursor_ = next_[f.call_event];
-      forced = f.forced;
+      pending_.resize(pending_begin_);
+      pending_begin_ = f.pending_begin;
+      pass_ = f.pass;
+      forced = f.pass == kReads;
     }
-    reads_pass_ = false;
   }
   return false;
 }
 
 // Steps a search runs between looks at the clock and at the other parts.
 inline constexpr std::uint64_t kSlice = 1 << 14;
+// How many steps the unhinted search of a part starts behind the hinted.
+inline constexpr std::uint64_t kHeadStart = 4 * kSlice;
 // How long check_parts() works on the calling thread alone.
 inline constexpr std::chrono::milliseconds kAloneFor{1};
 
 }  // namespace detail
-
-template <class Model>
-Result check(const Model& model, const typename Model::State& initial,
-             const std::vector<Op<typename Model::Input, typename Model::Output>>& history,
-             std::chrono::milliseconds budget, std::uint64_t max_memo_bytes = UINT64_MAX) {
-  const auto deadline = std::chrono::steady_clock::now() + budget;
-  detail::Search<Model> search(model, initial, history, max_memo_bytes);
-  while (!search.run(detail::kSlice))
-    if (std::chrono::steady_clock::now() > deadline) return Result{Verdict::kUnknown, {}, {}, search.states()};
-  return std::move(search.result());
-}
 
 // The verdicts of a history split in independent parts (P-compositionality,
 // see partition()): linearizable iff every part is.
@@ -513,6 +549,146 @@ struct PartsResult {
   std::size_t refuted = SIZE_MAX;  // kNotLinearizable: the part refuted first
   std::uint64_t states = 0;        // over all parts
 };
+
+namespace detail {
+
+// How many searches a part gets: two when the model gives hints.
+template <class Model>
+constexpr std::size_t ways() {
+  if constexpr (HasToward<Model>) {
+    return 2;
+  } else {
+    return 1;
+  }
+}
+
+// check_parts() over pointers to the parts (check() is one part, one thread).
+template <class Model>
+PartsResult check_all(const Model& model, const typename Model::State& initial,
+                      const std::vector<const std::vector<Op<typename Model::Input, typename Model::Output>>*>& parts,
+                      std::chrono::milliseconds budget, std::uint64_t max_memo_bytes, unsigned threads) {
+  using Clock = std::chrono::steady_clock;
+  // A part is searched twice, when the model gives hints: in the order they
+  // suggest, and in call order. Each is exact, so the first verdict is the
+  // part's; hints that lead astray then cost at most the other search's
+  // time again, never more. The two share the part's memory bound.
+  const std::size_t kWays = ways<Model>();
+  struct Unit {
+    std::size_t part;
+    bool hints;
+    std::unique_ptr<Search<Model>> search;  // made by its first slice
+    std::uint64_t states = 0;
+    bool running = false, over = false;
+  };
+  struct Part {
+    Clock::duration ran{};  // both searches' slices
+    std::uint64_t states = 0;
+    std::size_t left = 0;  // searches that may still decide
+    bool over = false;
+  };
+  PartsResult out;
+  const std::size_t n = parts.size();
+  out.parts.resize(n);
+  out.stopped.assign(n, false);
+  if (n == 0) return out;
+  std::vector<Unit> units;
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t w = 0; w < kWays; ++w) units.push_back({i, w == 0, nullptr});
+  std::vector<Part> state(n);
+  for (Part& p : state) p.left = kWays;
+  std::mutex mu;
+  bool refuted = false;  // guarded by mu
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t count = std::min<std::size_t>(units.size(), threads == 0 ? hw : threads);
+  std::vector<std::thread> pool;  // the calling thread's only
+  const auto start = Clock::now();
+  std::function<void(bool)> worker = [&](bool caller) {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!refuted) {
+      std::size_t pick = SIZE_MAX;
+      // The search in call order starts kHeadStart steps behind, so that a
+      // part the hints decide quickly is searched once.
+      auto due = [&](const Unit& c) { return c.states + (c.hints || kWays == 1 ? 0 : kHeadStart); };
+      for (std::size_t u = 0; u < units.size(); ++u) {
+        const Unit& c = units[u];
+        if (c.running || c.over || state[c.part].over) continue;
+        if (pick == SIZE_MAX || due(c) < due(units[pick]) ||
+            (due(c) == due(units[pick]) && parts[c.part]->size() < parts[units[pick].part]->size()))
+          pick = u;
+      }
+      if (pick == SIZE_MAX) return;  // the rest are running on other threads
+      Unit& u = units[pick];
+      Part& p = state[u.part];
+      u.running = true;
+      lock.unlock();
+      const auto t0 = Clock::now();
+      if (!u.search)
+        u.search = std::make_unique<Search<Model>>(model, initial, *parts[u.part], max_memo_bytes / kWays, u.hints);
+      const std::uint64_t before = u.search->states();
+      const bool finished = u.search->run(kSlice);
+      const auto t1 = Clock::now();
+      // The other threads start only once the work has lasted: most
+      // histories are checked before a thread could have started.
+      if (caller && pool.empty() && count > 1 && t1 - start > kAloneFor)
+        for (std::size_t t = 1; t < count; ++t) pool.emplace_back([&worker] { worker(false); });
+      lock.lock();
+      u.running = false;
+      u.states = u.search->states();
+      p.states += u.states - before;
+      p.ran += t1 - t0;
+      if (p.over) {  // the other search decided meanwhile
+        u.over = true;
+        u.search.reset();
+        continue;
+      }
+      if (finished && u.search->result().verdict == Verdict::kUnknown) {  // out of memory
+        u.over = true;
+        u.search.reset();
+        if (--p.left > 0) continue;
+      }
+      if (finished || p.left == 0 || p.ran > budget) {
+        p.over = true;
+        if (finished && u.search) {
+          out.parts[u.part] = std::move(u.search->result());
+          if (out.parts[u.part].verdict == Verdict::kNotLinearizable && !refuted) {
+            refuted = true;
+            out.refuted = u.part;
+          }
+        } else {
+          out.parts[u.part] = Result{Verdict::kUnknown, {}, {}, 0};
+        }
+        for (Unit& other : units)
+          if (other.part == u.part && !other.running) {
+            other.over = true;
+            other.search.reset();
+          }
+      }
+    }
+  };
+  worker(true);
+  for (std::thread& t : pool) t.join();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!state[i].over) {
+      out.stopped[i] = true;
+      out.parts[i] = Result{Verdict::kUnknown, {}, {}, 0};
+    }
+    out.parts[i].states = state[i].states;
+    out.states += state[i].states;
+    if (out.parts[i].verdict == Verdict::kUnknown && out.verdict == Verdict::kLinearizable)
+      out.verdict = Verdict::kUnknown;
+  }
+  if (refuted) out.verdict = Verdict::kNotLinearizable;
+  return out;
+}
+
+}  // namespace detail
+
+template <class Model>
+Result check(const Model& model, const typename Model::State& initial,
+             const std::vector<Op<typename Model::Input, typename Model::Output>>& history,
+             std::chrono::milliseconds budget, std::uint64_t max_memo_bytes = UINT64_MAX) {
+  return std::move(detail::check_all(model, initial, {&history}, budget, max_memo_bytes, 1).parts[0]);
+}
 
 // Checks every part, on up to `threads` threads (0: one per core), the
 // parts that have searched least first: a part runs a slice of its search,
@@ -529,80 +705,9 @@ PartsResult check_parts(const Model& model, const typename Model::State& initial
                         const std::vector<std::vector<Op<typename Model::Input, typename Model::Output>>>& parts,
                         std::chrono::milliseconds budget, std::uint64_t max_memo_bytes = UINT64_MAX,
                         unsigned threads = 0) {
-  using Clock = std::chrono::steady_clock;
-  struct Part {
-    std::unique_ptr<detail::Search<Model>> search;  // made by the first slice
-    std::uint64_t states = 0;
-    Clock::duration ran{};
-    bool running = false, over = false;
-  };
-  PartsResult out;
-  const std::size_t n = parts.size();
-  out.parts.resize(n);
-  out.stopped.assign(n, false);
-  if (n == 0) return out;
-  std::vector<Part> state(n);
-  std::mutex mu;
-  bool refuted = false;  // guarded by mu
-  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t count = std::min<std::size_t>(n, threads == 0 ? hw : threads);
-  std::vector<std::thread> pool;  // the calling thread's only
-  const auto start = Clock::now();
-  std::function<void(bool)> worker = [&](bool caller) {
-    std::unique_lock<std::mutex> lock(mu);
-    while (!refuted) {
-      std::size_t pick = SIZE_MAX;
-      for (std::size_t i = 0; i < n; ++i) {
-        const Part& p = state[i];
-        if (p.running || p.over) continue;
-        if (pick == SIZE_MAX || p.states < state[pick].states ||
-            (p.states == state[pick].states && parts[i].size() < parts[pick].size()))
-          pick = i;
-      }
-      if (pick == SIZE_MAX) return;  // the rest are running on other threads
-      Part& p = state[pick];
-      p.running = true;
-      lock.unlock();
-      const auto t0 = Clock::now();
-      if (!p.search) p.search = std::make_unique<detail::Search<Model>>(model, initial, parts[pick], max_memo_bytes);
-      const bool finished = p.search->run(detail::kSlice);
-      const auto t1 = Clock::now();
-      p.ran += t1 - t0;
-      // The other threads start only once the work has lasted: most
-      // histories are checked before a thread could have started.
-      if (caller && pool.empty() && count > 1 && t1 - start > detail::kAloneFor)
-        for (std::size_t t = 1; t < count; ++t) pool.emplace_back([&worker] { worker(false); });
-      lock.lock();
-      p.running = false;
-      p.states = p.search->states();
-      if (finished) {
-        p.over = true;
-        out.parts[pick] = std::move(p.search->result());
-        if (out.parts[pick].verdict == Verdict::kNotLinearizable && !refuted) {
-          refuted = true;
-          out.refuted = pick;
-        }
-        p.search.reset();
-      } else if (p.ran > budget) {
-        p.over = true;
-        out.parts[pick] = Result{Verdict::kUnknown, {}, {}, p.states};
-        p.search.reset();
-      }
-    }
-  };
-  worker(true);
-  for (std::thread& t : pool) t.join();
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!state[i].over) {
-      out.stopped[i] = true;
-      out.parts[i] = Result{Verdict::kUnknown, {}, {}, state[i].states};
-    }
-    out.states += out.parts[i].states;
-    if (out.parts[i].verdict == Verdict::kUnknown && out.verdict == Verdict::kLinearizable)
-      out.verdict = Verdict::kUnknown;
-  }
-  if (refuted) out.verdict = Verdict::kNotLinearizable;
-  return out;
+  std::vector<const std::vector<Op<typename Model::Input, typename Model::Output>>*> each;
+  for (const auto& part : parts) each.push_back(&part);
+  return detail::check_all(model, initial, each, budget, max_memo_bytes, threads);
 }
 
 // The window to show for a violation ("the minimal non-linearizable

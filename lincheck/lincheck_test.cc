@@ -162,6 +162,39 @@ TEST(Lincheck, ReadOnlyReductionKeepsEveryVerdict) {
   EXPECT_GT(verdicts[static_cast<int>(Verdict::kNotLinearizable)], 30);
 }
 
+// Hints order the search, never decide it: a model whose hints point the
+// wrong way gets the same verdicts (and a part is searched both ways, so a
+// bad hint costs time only).
+template <class Model>
+struct ContraryHints : Model {
+  bool toward(const typename Model::State& s, const typename Model::Input& in,
+              const typename Model::Output& seen) const {
+    return !Model::toward(s, in, seen);
+  }
+};
+
+TEST(Lincheck, HintsNeverChangeAVerdict) {
+  for (std::uint64_t seed = 1; seed <= 120; ++seed) {
+    gen::Options o;
+    o.model = "kv";
+    o.processes = 3 + static_cast<int>(seed % 9);
+    o.ops = 40 + static_cast<long>(seed % 50);
+    o.keys = 2;
+    o.info_percent = static_cast<int>(seed % 3) * 2;
+    o.long_tailed = seed % 2 == 0;
+    o.mix = {45, 5, 50};
+    o.seed = seed;
+    if (seed % 3 == 1) o.violate = "stale";
+    std::vector<history::Operation> keep;
+    for (const auto& part : parts_of<KvKey>(o, keep)) {
+      const Verdict plain = check(WithoutReadOnly<KvKey>{}, {}, part.ops, 20s).verdict;
+      ASSERT_NE(plain, Verdict::kUnknown);
+      EXPECT_EQ(check(KvKey{}, {}, part.ops, 20s).verdict, plain) << "seed " << seed;
+      EXPECT_EQ(check(ContraryHints<KvKey>{}, {}, part.ops, 20s).verdict, plain) << "seed " << seed;
+    }
+  }
+}
+
 // A witness order is one the model accepts, in real-time order.
 TEST(Lincheck, WitnessOrderIsAcceptedAndRespectsRealTime) {
   gen::Options o;

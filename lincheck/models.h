@@ -5,12 +5,14 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mmv::lin {
 
@@ -46,6 +48,11 @@ struct CasRegister {
   bool read_only(const Input& in, const Output* out) const {
     return in.kind == Input::kRead || (in.kind == Input::kCas && out && !out->ok);
   }
+  // The hint for the search's order: a write or a compare-and-set of the
+  // value a read saw.
+  bool toward(const State&, const Input& in, const Output& seen) const {
+    return (in.kind == Input::kWrite && seen.value == in.a) || (in.kind == Input::kCas && seen.value == in.b);
+  }
   std::size_t hash(const State& s) const {
     return s ? std::hash<std::int64_t>{}(*s) * 0x9e3779b97f4a7c15ull + 1 : 0;
   }
@@ -61,18 +68,25 @@ struct CasRegister {
 // one small piece, not a copy of the value, and hashing costs nothing: the
 // search makes millions of states, each a value thousands of bytes long
 // that differs from its parent by one append. Equal values have equal
-// hashes however they were built; a hash match is confirmed byte by byte.
+// hashes however they were built; a hash match is confirmed byte by byte
+// (a get's against the value written out once per piece: Piece::flat).
 // Inputs and outputs carry their text's hash: make them with input() and
 // output().
 struct KvKey {
   struct Piece {
     mutable std::shared_ptr<const Piece> before;  // null: the value starts here
     std::string text;
+    // The whole value up to and including this piece, written out the
+    // first time a get's match had to be confirmed here (see holds()), so
+    // that the next confirmation is one memcmp, not a walk of the chain.
+    // Set once, by whichever thread gets there first.
+    mutable std::atomic<const std::string*> flat{nullptr};
     Piece(std::shared_ptr<const Piece> b, std::string t) : before(std::move(b)), text(std::move(t)) {}
     Piece(const Piece&) = delete;
     Piece& operator=(const Piece&) = delete;
     // A chain is freed in a loop, not by recursion as deep as it is long.
     ~Piece() {
+      delete flat.load(std::memory_order_acquire);
       std::shared_ptr<const Piece> p = std::move(before);
       while (p && p.use_count() == 1) p = std::move(p->before);
     }
@@ -127,6 +141,19 @@ struct KvKey {
     return std::nullopt;
   }
   bool read_only(const Input& in, const Output*) const { return in.kind == Input::kGet; }
+  // The hint for the search's order: an append whose text a get saw right
+  // after s's length, where that get also saw s's last piece (so it saw a
+  // value that s can still grow into, not an older one), or a put a get's
+  // value begins with.
+  bool toward(const State& s, const Input& in, const Output& seen) const {
+    const std::string& v = seen.value.value;
+    const std::string& t = in.value.value;
+    if (in.kind == Input::kPut) return v.compare(0, t.size(), t) == 0;
+    if (in.kind != Input::kAppend || s.length + t.size() > v.size() || v.compare(s.length, t.size(), t) != 0)
+      return false;
+    const Piece* last = s.last.get();
+    return !last || v.compare(s.length - last->text.size(), last->text.size(), last->text) == 0;
+  }
   std::size_t hash(const State& s) const { return s.hash; }
   bool equal(const State& a, const State& b) const {
     if (a.length != b.length || a.hash != b.hash) return false;
@@ -166,12 +193,28 @@ struct KvKey {
   // Whether s holds exactly `t`.
   static bool holds(const State& s, const Text& t) {
     if (s.length != t.value.size() || s.hash != t.hash) return false;
-    std::size_t end = s.length;
-    for (const Piece* p = s.last.get(); p; p = p->before.get()) {
-      end -= p->text.size();
-      if (t.value.compare(end, p->text.size(), p->text) != 0) return false;
+    if (!s.last) return true;  // both ""
+    return *flat_of(s) == t.value;
+  }
+  // s's value written out (s.last not null), made once per piece: from the
+  // nearest piece before it that has one, or from the start.
+  static const std::string* flat_of(const State& s) {
+    const Piece* last = s.last.get();
+    if (const std::string* f = last->flat.load(std::memory_order_acquire)) return f;
+    std::vector<const Piece*> chain;
+    const std::string* base = nullptr;
+    for (const Piece* p = last; p; p = p->before.get()) {
+      if (p != last && (base = p->flat.load(std::memory_order_acquire))) break;
+      chain.push_back(p);
     }
-    return true;
+    auto* made = new std::string();
+    made->reserve(s.length);
+    if (base) made->append(*base);
+    for (auto p = chain.rbegin(); p != chain.rend(); ++p) made->append((*p)->text);
+    const std::string* expected = nullptr;
+    if (last->flat.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) return made;
+    delete made;  // another thread made it first
+    return expected;
   }
 };
 
