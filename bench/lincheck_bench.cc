@@ -61,7 +61,7 @@ template <class Model>
 struct Checked {
   std::vector<history::Operation> operations;  // the parts point into it
   std::vector<lin::Part<Model>> parts;
-  std::vector<std::vector<lin::Op<typename Model::Input, typename Model::Output>>> ops;  // each part's
+  std::vector<const std::vector<lin::Op<typename Model::Input, typename Model::Output>>*> ops;  // each part's
 };
 
 template <class Model>
@@ -79,7 +79,7 @@ std::vector<std::unique_ptr<Checked<Model>>> make_histories(lin::gen::Options o)
     } else {
       h->parts = lin::register_parts(h->operations);
     }
-    for (const lin::Part<Model>& part : h->parts) h->ops.push_back(part.ops);
+    for (const lin::Part<Model>& part : h->parts) h->ops.push_back(&part.ops);
     out.push_back(std::move(h));
   }
   return out;

@@ -300,7 +300,6 @@ class Search {
   // Runs up to `steps` more steps; true once the verdict is in result()
   // (kUnknown only when the memo outgrew max_memo_bytes).
   bool run(std::uint64_t steps);
-  bool finished() const { return finished_; }
   Result& result() { return result_; }
   std::uint64_t states() const { return result_.states; }
 
@@ -311,12 +310,12 @@ class Search {
     bool call;
     std::size_t op;
   };
-  // The memo owns every state reached (its nodes do not move), so the
-  // search and its stack hold pointers: no state is copied after step().
   // A node's passes over its operations, in order: the read-only ones, of
   // which the first the state accepts is forced; then, if the model gives
   // hints (toward()), the others it hints at; then the rest.
   enum Pass : std::uint8_t { kReads, kGuided, kRest };
+  // The memo owns every state reached (its nodes do not move), so the
+  // search and its stack hold pointers: no state is copied after step().
   struct Frame {
     std::size_t call_event;
     const State* before;
@@ -338,10 +337,10 @@ class Search {
     finished_ = true;
     return true;
   }
-  // Linearizes the operation whose call is `call_event`, at this node, into
-  // state `after` (the memo's): a new node, whose first pass is the reads'.
+  // Linearizes the operation whose call is `call_event` (done_ holds it
+  // already), at this node, into state `after` (the memo's): a new node,
+  // whose first pass is the reads'.
   void push(std::size_t call_event, const State* after) {
-    done_.set(rank_[ev_[call_event].op]);
     stack_.push_back({call_event, state_, pass_, pending_begin_});
     state_ = after;
     unlink(call_event);
@@ -392,7 +391,7 @@ class Search {
   Pass pass_ = kReads;
   // The read-only operations with a recorded output that the nodes on the
   // stack reached and have not placed, each node's after its parent's: what
-  // the guided pass steers toward.
+  // the guided pass steers toward (kept only with hints_).
   std::vector<std::size_t> pending_;
   std::size_t pending_begin_ = 0;
   // The longest partial order found, as a DoneSet key: taken when the
@@ -472,11 +471,12 @@ bool Search<Model>::run(std::uint64_t steps) {
       const auto& o = history_[e.op];
       if (pass_ == kReads) {
         if (read_only_[e.op]) {
-          if (o.responded) pending_.push_back(e.op);
+          if (hints_ && o.responded) pending_.push_back(e.op);
           if (model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
             // The state stays, so the node does too, and there is nothing
             // for the memo to learn: a pair after the read is the pair
             // before it plus one read that had to come first.
+            done_.set(rank_[e.op]);
             push(cursor_, state_);
             continue;
           }
@@ -491,7 +491,6 @@ bool Search<Model>::run(std::uint64_t steps) {
       if (std::optional<State> after = model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
         done_.set(rank_[e.op]);
         if (auto [stored, fresh] = seen_.insert(done_, std::move(*after)); fresh) {
-          done_.clear(rank_[e.op]);
           push(cursor_, stored);
           continue;
         }
@@ -562,7 +561,6 @@ constexpr std::size_t ways() {
   }
 }
 
-// check_parts() over pointers to the parts (check() is one part, one thread).
 template <class Model>
 PartsResult check_all(const Model& model, const typename Model::State& initial,
                       const std::vector<const std::vector<Op<typename Model::Input, typename Model::Output>>*>& parts,
@@ -683,13 +681,6 @@ PartsResult check_all(const Model& model, const typename Model::State& initial,
 
 }  // namespace detail
 
-template <class Model>
-Result check(const Model& model, const typename Model::State& initial,
-             const std::vector<Op<typename Model::Input, typename Model::Output>>& history,
-             std::chrono::milliseconds budget, std::uint64_t max_memo_bytes = UINT64_MAX) {
-  return std::move(detail::check_all(model, initial, {&history}, budget, max_memo_bytes, 1).parts[0]);
-}
-
 // Checks every part, on up to `threads` threads (0: one per core), the
 // parts that have searched least first: a part runs a slice of its search,
 // then goes back to the pool, and a free thread takes the part with the
@@ -700,6 +691,16 @@ Result check(const Model& model, const typename Model::State& initial,
 // With threads == 1 the order of the slices, and so the result, is
 // deterministic; with more, when several parts are not linearizable, which
 // of them is refuted first may vary from run to run (the verdict does not).
+// The parts are pointed to, so a caller's own records need no copy.
+template <class Model>
+PartsResult check_parts(const Model& model, const typename Model::State& initial,
+                        const std::vector<const std::vector<Op<typename Model::Input, typename Model::Output>>*>& parts,
+                        std::chrono::milliseconds budget, std::uint64_t max_memo_bytes = UINT64_MAX,
+                        unsigned threads = 0) {
+  return detail::check_all(model, initial, parts, budget, max_memo_bytes, threads);
+}
+
+// The same, for parts held in one vector.
 template <class Model>
 PartsResult check_parts(const Model& model, const typename Model::State& initial,
                         const std::vector<std::vector<Op<typename Model::Input, typename Model::Output>>>& parts,
@@ -707,7 +708,14 @@ PartsResult check_parts(const Model& model, const typename Model::State& initial
                         unsigned threads = 0) {
   std::vector<const std::vector<Op<typename Model::Input, typename Model::Output>>*> each;
   for (const auto& part : parts) each.push_back(&part);
-  return detail::check_all(model, initial, each, budget, max_memo_bytes, threads);
+  return check_parts(model, initial, each, budget, max_memo_bytes, threads);
+}
+
+template <class Model>
+Result check(const Model& model, const typename Model::State& initial,
+             const std::vector<Op<typename Model::Input, typename Model::Output>>& history,
+             std::chrono::milliseconds budget, std::uint64_t max_memo_bytes = UINT64_MAX) {
+  return std::move(check_parts(model, initial, {&history}, budget, max_memo_bytes, 1).parts[0]);
 }
 
 // The window to show for a violation ("the minimal non-linearizable

@@ -134,15 +134,13 @@ struct Outcome {
 };
 
 template <class Model>
-Outcome check_parts(std::vector<lin::Part<Model>>& parts, const typename Model::State& initial,
+Outcome check_parts(const std::vector<lin::Part<Model>>& parts, const typename Model::State& initial,
                     std::chrono::milliseconds budget, std::uint64_t max_bytes) {
   Outcome out;
   const Model model;
-  // The parts' operations lent to the checker, not copied, and given back.
-  std::vector<std::vector<lin::Op<typename Model::Input, typename Model::Output>>> ops;
-  for (lin::Part<Model>& part : parts) ops.push_back(std::move(part.ops));
+  std::vector<const std::vector<lin::Op<typename Model::Input, typename Model::Output>>*> ops;
+  for (const lin::Part<Model>& part : parts) ops.push_back(&part.ops);
   const lin::PartsResult all = lin::check_parts(model, initial, ops, budget, max_bytes);
-  for (std::size_t i = 0; i < parts.size(); ++i) parts[i].ops = std::move(ops[i]);
   out.states = all.states;
   out.verdict = all.verdict;
   if (all.verdict != lin::Verdict::kNotLinearizable) return out;
