@@ -22,6 +22,20 @@
 //       a hint, never a verdict: whether `in` on `s` looks like a step
 //       toward a state a read that answered `seen` could see. Operations
 //       hinted at are tried first; a wrong hint costs time only.
+//   bool monotone(const Input& in, const Output* out) const;
+//   bool reachable(const State& s, const Input& in, const Output& seen) const;
+//       together, a way to give up on a node early: reachable() false
+//       must mean that `in` cannot answer `seen` on s, nor on any state
+//       that operations monotone() is true for can take s to (an append
+//       never makes a value a get saw out of one it did not: monotone;
+//       a put may: not). When a read the node has reached cannot see
+//       what it saw, and no operation that is not monotone could come
+//       before it, the node has no future (see Search::lost);
+//   bool resets(const Input& in, const Output* out) const;
+//       with those two: true only if `in` takes every state step() accepts
+//       it on to one and the same state (a put). A read that such an
+//       operation may come before is lost still if it cannot see what it
+//       saw from that state either.
 //
 // The search is Lowe's just-in-time linearization as Porcupine implements
 // it: call and return events in one time-ordered, doubly linked list; an
@@ -132,6 +146,7 @@ class DoneSet {
     high_ = std::max(high_, low_);
   }
   std::uint64_t hash() const { return hash_; }
+  std::size_t low() const { return low_; }
   // Appends the key: low, then the words from low's up to high's.
   void key(std::vector<std::uint64_t>& out) const {
     out.push_back(low_);
@@ -273,6 +288,20 @@ concept HasToward = requires(const Model& m, const typename Model::State& s, con
   { m.toward(s, in, seen) } -> std::convertible_to<bool>;
 };
 
+// Whether the model can tell reads that can no longer see what they saw.
+template <class Model>
+concept HasReachable = requires(const Model& m, const typename Model::State& s, const typename Model::Input& in,
+                                const typename Model::Output& seen, const typename Model::Output* out) {
+  { m.reachable(s, in, seen) } -> std::convertible_to<bool>;
+  { m.monotone(in, out) } -> std::convertible_to<bool>;
+};
+
+// Whether the model says which operations set the state whatever it was.
+template <class Model>
+concept HasResets = requires(const Model& m, const typename Model::Input& in, const typename Model::Output* out) {
+  { m.resets(in, out) } -> std::convertible_to<bool>;
+};
+
 // One history's search, run in slices (run()), so that a caller can bound
 // it in time and interleave several.
 template <class Model>
@@ -294,6 +323,19 @@ class Search {
       for (std::size_t i = 0; i < n_; ++i)
         read_only_[i] = model.read_only(history[i].input, history[i].responded ? &history[i].output : nullptr);
     }
+    if constexpr (HasReachable<Model>) {
+      by_rank_.resize(n_);
+      for (std::size_t i = 0; i < n_; ++i) {
+        by_rank_[rank_[i]] = i;
+        const auto* out = history[i].responded ? &history[i].output : nullptr;
+        if (model.monotone(history[i].input, out)) continue;
+        unmonotone_.push_back(rank_[i]);
+        if constexpr (HasResets<Model>) {
+          if (model.resets(history[i].input, out)) reset_to_.emplace(i, model.step(initial, history[i].input, out));
+        }
+      }
+      std::sort(unmonotone_.begin(), unmonotone_.end());
+    }
     cursor_ = next_[0];
   }
 
@@ -305,11 +347,10 @@ class Search {
 
  private:
   static constexpr std::size_t kEnd = SIZE_MAX;
-  struct Event {
-    std::uint64_t time;
-    bool call;
-    std::size_t op;
-  };
+  // Events: 0 is the head sentinel, 1 + 2i is op i's call, 2 + 2i its
+  // return.
+  static bool is_call(std::size_t e) { return e & 1; }
+  static std::size_t op_of(std::size_t e) { return (e - 1) / 2; }
   // A node's passes over its operations, in order: the read-only ones, of
   // which the first the state accepts is forced; then, if the model gives
   // hints (toward()), the others it hints at; then the rest.
@@ -321,9 +362,12 @@ class Search {
     const State* before;
     Pass pass;                  // the node's pass when it chose; kReads: forced, no other choice
     std::size_t pending_begin;  // the node's pending reads: pending_[pending_begin, the next node's)
+    bool alone;                 // the only operation the node could take: its state is single_.back()
   };
 
   void link();
+  bool back();
+  void probe();
   void unlink(std::size_t e) {
     next_[prev_[e]] = next_[e];
     if (next_[e] != kEnd) prev_[next_[e]] = prev_[e];
@@ -340,8 +384,8 @@ class Search {
   // Linearizes the operation whose call is `call_event` (done_ holds it
   // already), at this node, into state `after` (the memo's): a new node,
   // whose first pass is the reads'.
-  void push(std::size_t call_event, const State* after) {
-    stack_.push_back({call_event, state_, pass_, pending_begin_});
+  void push(std::size_t call_event, const State* after, bool alone = false) {
+    stack_.push_back({call_event, state_, pass_, pending_begin_, alone});
     state_ = after;
     unlink(call_event);
     unlink(call_event + 1);  // its return
@@ -352,6 +396,30 @@ class Search {
     pass_ = kReads;
     pending_begin_ = pending_.size();
     cursor_ = next_[0];
+  }
+  // Whether read-only `op`, reached by this node and not accepted by its
+  // state, can never be. It must be placed before it returns, so after
+  // operations called before that only (the ones whose call comes first
+  // in the event order), on the state they lead to from this node's. If
+  // those that are not monotone all reset the state, that is a state
+  // monotone operations lead to from this node's or from one of theirs;
+  // when the model says op cannot be reached from any of those, the node
+  // has no linearization.
+  bool lost(std::size_t op) const {
+    if constexpr (HasReachable<Model>) {
+      const auto& o = history_[op];
+      if (!o.responded || model_.reachable(*state_, o.input, o.output)) return false;
+      // The operations not monotone and not linearized, by call: every rank
+      // below done_.low() is linearized.
+      for (auto it = std::lower_bound(unmonotone_.begin(), unmonotone_.end(), done_.low());
+           it != unmonotone_.end() && call_pos_[*it] < ret_pos_[op]; ++it) {
+        if (done_.test(*it)) continue;
+        const auto to = reset_to_.find(by_rank_[*it]);
+        if (to == reset_to_.end() || !to->second || model_.reachable(*to->second, o.input, o.output)) return false;
+      }
+      return true;
+    }
+    return false;
   }
   // Whether the model hints that `op` on this node's state is a step toward
   // what one of the node's pending reads saw.
@@ -369,15 +437,23 @@ class Search {
   const std::size_t n_;
   const std::uint64_t max_memo_bytes_;
   const bool hints_;
-  // Events: 0 is the head sentinel, 1 + 2i is op i's call, 2 + 2i its
-  // return, linked in time order.
-  std::vector<Event> ev_;
+  // The events, linked in time order.
   std::vector<std::size_t> next_, prev_;
   std::vector<std::size_t> rank_;  // op -> rank by call time
   std::vector<char> read_only_;
+  // With the model's reachable(): the ranks of the operations that are not
+  // monotone, in order; the place of each rank's call and each op's return
+  // in the time order of events.
+  std::vector<std::size_t> unmonotone_;
+  std::vector<std::size_t> by_rank_;  // rank -> op
+  std::vector<std::size_t> call_pos_, ret_pos_;
+  // With the model's resets(): the state each operation that resets it
+  // leads to (nullopt: one step() refuses, so it is not known to be one).
+  std::map<std::size_t, std::optional<State>> reset_to_;
   DoneSet done_;
   Memo<Model> seen_;
   std::vector<Frame> stack_;
+  std::deque<State> single_;  // the states of the frames that are alone, in stack order
   const State* state_;
   std::size_t cursor_;
   // Read-only operations are never a choice: at a node, one the state
@@ -399,6 +475,7 @@ class Search {
   // of the frontier, not of the history, and only when it backtracks.
   std::size_t deepest_ = 0;
   bool deepest_unsaved_ = false;
+  std::size_t probed_ = 0;  // the greatest depth probe() ran at
   std::vector<std::uint64_t> deepest_key_ = {0};
   bool finished_ = false;
   Result result_;
@@ -406,7 +483,6 @@ class Search {
 
 template <class Model>
 void Search<Model>::link() {
-  ev_.resize(2 * n_ + 1);
   // Sort keys (time, then calls before returns at equal times, as such
   // operations overlap, then the event index): a total order, so the search
   // is deterministic; compared by value, which is what makes the sort fast.
@@ -419,111 +495,177 @@ void Search<Model>::link() {
   // Calls and returns sorted apart, then merged: a recorded history lists
   // its operations by call, so the calls are sorted already, and the
   // returns nearly so.
-  std::vector<Key> calls, returns, sorted;
-  calls.reserve(n_);
-  returns.reserve(n_);
+  std::vector<Key> calls(n_), returns(n_);
   for (std::size_t i = 0; i < n_; ++i) {
     const auto& o = history_[i];
-    ev_[1 + 2 * i] = {o.call, true, i};
-    ev_[2 + 2 * i] = {o.responded ? o.ret : UINT64_MAX, false, i};
-    calls.push_back({ev_[1 + 2 * i].time, 1 + 2 * i});
-    returns.push_back({ev_[2 + 2 * i].time, kReturn | (2 + 2 * i)});
+    calls[i] = {o.call, 1 + 2 * i};
+    returns[i] = {o.responded ? o.ret : UINT64_MAX, kReturn | (2 + 2 * i)};
   }
   if (!std::is_sorted(calls.begin(), calls.end())) std::sort(calls.begin(), calls.end());
   if (!std::is_sorted(returns.begin(), returns.end())) std::sort(returns.begin(), returns.end());
-  sorted.resize(2 * n_);
-  std::merge(calls.begin(), calls.end(), returns.begin(), returns.end(), sorted.begin());
+  // One merge links the events in time order and ranks the calls (for the
+  // linearized set's small keys), and with the model's reachable() notes
+  // where each call and return is.
+  constexpr bool kPlaces = HasReachable<Model>;
   next_.assign(2 * n_ + 1, kEnd);
   prev_.assign(2 * n_ + 1, 0);
-  std::size_t last = 0;
-  for (const Key& k : sorted) {
-    const std::size_t e = k.tie & ~kReturn;
+  rank_.resize(n_);
+  if (kPlaces) {
+    call_pos_.resize(n_);
+    ret_pos_.resize(n_);
+  }
+  std::size_t a = 0, b = 0, last = 0, rank = 0;
+  for (std::size_t pos = 0; pos < 2 * n_; ++pos) {
+    const bool call = b == n_ || (a < n_ && calls[a] < returns[b]);
+    const std::size_t e = call ? calls[a++].tie : returns[b++].tie & ~kReturn;
     next_[last] = e;
     prev_[e] = last;
     last = e;
+    if (call) {
+      rank_[op_of(e)] = rank;
+      if (kPlaces) call_pos_[rank] = pos;
+      ++rank;
+    } else if (kPlaces) {
+      ret_pos_[op_of(e)] = pos;
+    }
   }
-  // Ranks by call time, for the linearized set's small keys.
-  rank_.resize(n_);
-  std::size_t r = 0;
-  for (const Key& k : sorted)
-    if (!(k.tie & kReturn)) rank_[ev_[k.tie].op] = r++;
 }
 
 template <class Model>
 bool Search<Model>::run(std::uint64_t steps) {
   if (finished_) return true;
   for (; steps > 0; --steps) {
-    if (cursor_ != kEnd && !ev_[cursor_].call && pass_ != kRest && history_[ev_[cursor_].op].responded) {
+    if (cursor_ != kEnd && !is_call(cursor_) && pass_ != kRest && history_[op_of(cursor_)].responded) {
       // This pass has walked the node's operations: the next pass.
-      pass_ = pass_ == kReads && hints_ ? kGuided : kRest;
+      pass_ = pass_ == kReads && pending_begin_ < pending_.size() ? kGuided : kRest;
       cursor_ = next_[0];
       continue;
     }
-    if (next_[0] == kEnd || (cursor_ != kEnd && !ev_[cursor_].call && !history_[ev_[cursor_].op].responded)) {
+    if (next_[0] == kEnd || (cursor_ != kEnd && !is_call(cursor_) && !history_[op_of(cursor_)].responded)) {
       // Everything is linearized, or only operations with unknown outcomes
       // are left (their returns sort last): they never took effect.
-      for (const Frame& f : stack_) result_.order.push_back(ev_[f.call_event].op);
+      for (const Frame& f : stack_) result_.order.push_back(op_of(f.call_event));
       return finish(Verdict::kLinearizable);
     }
     if ((++result_.states & 255) == 0 && seen_.bytes() > max_memo_bytes_) return finish(Verdict::kUnknown);
-    const Event& e = ev_[cursor_];
-    if (e.call) {
-      const auto& o = history_[e.op];
+    if (is_call(cursor_)) {
+      const std::size_t op = op_of(cursor_);
+      const auto& o = history_[op];
+      if (pass_ == kReads && cursor_ == next_[0] && next_[cursor_] == cursor_ + 1 && !read_only_[op]) {
+        // The node can take this operation only (it returns before any
+        // other is called), so no other order reaches the pair after it
+        // from this one: its state goes on a stack, not into the memo (a
+        // pair the search reaches again from another node costs this step
+        // again, and the memo stops it at the next choice).
+        if (std::optional<State> after = model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
+          done_.set(rank_[op]);
+          single_.push_back(std::move(*after));
+          push(cursor_, &single_.back(), true);
+          continue;
+        }
+        if (back()) return true;
+        continue;
+      }
       if (pass_ == kReads) {
-        if (read_only_[e.op]) {
-          if (hints_ && o.responded) pending_.push_back(e.op);
+        if (read_only_[op]) {
+          if (hints_ && o.responded) pending_.push_back(op);
           if (model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
             // The state stays, so the node does too, and there is nothing
             // for the memo to learn: a pair after the read is the pair
             // before it plus one read that had to come first.
-            done_.set(rank_[e.op]);
+            done_.set(rank_[op]);
             push(cursor_, state_);
+            continue;
+          }
+          if (lost(op)) {  // the node has no future
+            if (stack_.size() > probed_) probe();
+            if (back()) return true;
             continue;
           }
         }
         cursor_ = next_[cursor_];
         continue;
       }
-      if (read_only_[e.op] || (pass_ == kGuided) != guided(e.op)) {  // not this pass's
+      if (read_only_[op] || (pass_ == kGuided) != guided(op)) {  // not this pass's
         cursor_ = next_[cursor_];
         continue;
       }
       if (std::optional<State> after = model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
-        done_.set(rank_[e.op]);
+        done_.set(rank_[op]);
         if (auto [stored, fresh] = seen_.insert(done_, std::move(*after)); fresh) {
           push(cursor_, stored);
           continue;
         }
-        done_.clear(rank_[e.op]);
+        done_.clear(rank_[op]);
       }
       cursor_ = next_[cursor_];
       continue;
     }
-    // A return whose operation is not linearized yet: undo the last choice,
-    // and the forced frames above it.
-    if (deepest_unsaved_) {
-      deepest_key_.clear();
-      done_.key(deepest_key_);
-      deepest_unsaved_ = false;
+    // A return whose operation is not linearized yet.
+    if (back()) return true;
+  }
+  return false;
+}
+
+// A node given up early (lost()) would have been searched deeper: the
+// operations its state accepts, taken in time order until a return whose
+// operation is not placed, are a longer partial order, and the report of
+// a violation (Result::deepest) is the more telling for it. So they are
+// placed here, on copies, for the record only.
+template <class Model>
+void Search<Model>::probe() {
+  probed_ = stack_.size();
+  std::vector<std::size_t> placed;  // ranks
+  std::optional<State> now;
+  for (std::size_t e = next_[0]; e != kEnd; e = next_[e]) {
+    const std::size_t op = op_of(e);
+    const auto& o = history_[op];
+    if (!is_call(e)) {
+      if (!o.responded) break;
+      if (std::find(placed.begin(), placed.end(), rank_[op]) == placed.end()) break;
+      continue;
     }
-    for (bool forced = true; forced;) {
-      if (stack_.empty()) {
-        result_.deepest.resize(n_);
-        for (std::size_t i = 0; i < n_; ++i) result_.deepest[i] = DoneSet::in_key(deepest_key_, rank_[i]);
-        return finish(Verdict::kNotLinearizable);
-      }
-      const Frame f = stack_.back();
-      stack_.pop_back();
-      relink(f.call_event + 1);
-      relink(f.call_event);
-      done_.clear(rank_[ev_[f.call_event].op]);
-      state_ = f.before;
-      cursor_ = next_[f.call_event];
-      pending_.resize(pending_begin_);
-      pending_begin_ = f.pending_begin;
-      pass_ = f.pass;
-      forced = f.pass == kReads;
+    if (std::optional<State> after = model_.step(now ? *now : *state_, o.input, o.responded ? &o.output : nullptr)) {
+      now = std::move(after);
+      placed.push_back(rank_[op]);
     }
+  }
+  if (stack_.size() + placed.size() <= deepest_) return;
+  deepest_ = stack_.size() + placed.size();
+  for (std::size_t r : placed) done_.set(r);
+  deepest_key_.clear();
+  done_.key(deepest_key_);
+  for (std::size_t r : placed) done_.clear(r);
+  deepest_unsaved_ = false;
+}
+
+// Undoes the last choice, and the forced frames above it; true when there
+// is none left to undo (the verdict is in).
+template <class Model>
+bool Search<Model>::back() {
+  if (deepest_unsaved_) {
+    deepest_key_.clear();
+    done_.key(deepest_key_);
+    deepest_unsaved_ = false;
+  }
+  for (bool forced = true; forced;) {
+    if (stack_.empty()) {
+      result_.deepest.resize(n_);
+      for (std::size_t i = 0; i < n_; ++i) result_.deepest[i] = DoneSet::in_key(deepest_key_, rank_[i]);
+      return finish(Verdict::kNotLinearizable);
+    }
+    const Frame f = stack_.back();
+    stack_.pop_back();
+    if (f.alone) single_.pop_back();
+    relink(f.call_event + 1);
+    relink(f.call_event);
+    done_.clear(rank_[op_of(f.call_event)]);
+    state_ = f.before;
+    cursor_ = next_[f.call_event];
+    pending_.resize(pending_begin_);
+    pending_begin_ = f.pending_begin;
+    pass_ = f.pass;
+    forced = f.pass == kReads;
   }
   return false;
 }

@@ -210,6 +210,50 @@ TEST(Lincheck, HintsNeverChangeAVerdict) {
   }
 }
 
+// A node whose reached read can no longer see what it saw ends there
+// (Search::lost): exact, so a model without reachable(), monotone() and
+// resets() gets the same verdicts. Many puts, so that resets are common,
+// and crowded long-tailed clients, so that reads wait long.
+template <class Model>
+struct WithoutLostReads {
+  using State = typename Model::State;
+  using Input = typename Model::Input;
+  using Output = typename Model::Output;
+  Model m;
+  std::optional<State> step(const State& s, const Input& in, const Output* out) const { return m.step(s, in, out); }
+  bool read_only(const Input& in, const Output* out) const { return m.read_only(in, out); }
+  bool toward(const State& s, const Input& in, const Output& seen) const { return m.toward(s, in, seen); }
+  std::size_t hash(const State& s) const { return m.hash(s); }
+  bool equal(const State& a, const State& b) const { return m.equal(a, b); }
+};
+
+TEST(Lincheck, LostReadsKeepEveryVerdict) {
+  static_assert(detail::HasReachable<KvKey> && detail::HasResets<KvKey>);
+  static_assert(!detail::HasReachable<WithoutLostReads<KvKey>>);
+  int verdicts[3] = {0, 0, 0};
+  for (std::uint64_t seed = 1; seed <= 200 / kShare; ++seed) {
+    gen::Options o;
+    o.model = "kv";
+    o.processes = 3 + static_cast<int>(seed % 7);
+    o.ops = 30 + static_cast<long>(seed % 40);
+    o.keys = 2;
+    o.info_percent = static_cast<int>(seed % 3) * 3;
+    o.long_tailed = seed % 2 == 0;
+    o.mix = {45, seed % 4 == 0 ? 5u : 20u, 50};
+    o.seed = seed;
+    if (seed % 3 == 1) o.violate = "stale";
+    std::vector<history::Operation> keep;
+    for (const auto& part : parts_of<KvKey>(o, keep)) {
+      const Verdict plain = check(WithoutLostReads<KvKey>{}, {}, part.ops, 20s).verdict;
+      ASSERT_NE(plain, Verdict::kUnknown);
+      EXPECT_EQ(check(KvKey{}, {}, part.ops, 20s).verdict, plain) << "seed " << seed << ", " << part.label;
+      ++verdicts[static_cast<int>(plain)];
+    }
+  }
+  EXPECT_GT(verdicts[static_cast<int>(Verdict::kLinearizable)], static_cast<int>(100 / kShare));
+  EXPECT_GT(verdicts[static_cast<int>(Verdict::kNotLinearizable)], static_cast<int>(30 / kShare));
+}
+
 // A witness order is one the model accepts, in real-time order.
 TEST(Lincheck, WitnessOrderIsAcceptedAndRespectsRealTime) {
   gen::Options o;

@@ -69,24 +69,43 @@ struct CasRegister {
 // search makes millions of states, each a value thousands of bytes long
 // that differs from its parent by one append. Equal values have equal
 // hashes however they were built; a hash match is confirmed byte by byte
-// (a get's against the value written out once per piece: Piece::flat).
+// (a get's against the value written out: Piece::written).
 // Inputs and outputs carry their text's hash: make them with input() and
 // output().
 struct KvKey {
+  // Values written out, shared along a chain: a piece's value is the first
+  // `end` bytes of its buffer. A piece written out after its ancestor's
+  // appends its texts to the ancestor's buffer in place, unless another
+  // piece has written past the ancestor's end there already (used, claimed
+  // by compare-and-swap, so bytes once published never change), in which
+  // case it copies the ancestor's bytes to a buffer of its own. Along one
+  // order of appends that is a copy once the buffer is full, not one per
+  // get.
+  struct Buffer {
+    explicit Buffer(std::size_t n) : bytes(new char[n]), capacity(n) {}
+    std::unique_ptr<char[]> bytes;
+    const std::size_t capacity;
+    std::atomic<std::size_t> used{0};
+    std::atomic<std::size_t> refs{1};  // one per piece that points here
+    static void drop(Buffer* b) {
+      if (b && b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete b;
+    }
+  };
   struct Piece {
     mutable std::shared_ptr<const Piece> before;  // null: the value starts here
     std::string text;
-    // The whole value up to and including this piece, written out the
-    // first time a get's match had to be confirmed here (see holds()), so
-    // that the next confirmation is one memcmp, not a walk of the chain.
-    // Set once, by whichever thread gets there first.
-    mutable std::atomic<const std::string*> flat{nullptr};
-    Piece(std::shared_ptr<const Piece> b, std::string t) : before(std::move(b)), text(std::move(t)) {}
+    std::size_t end;  // the value's length up to and including this piece
+    // The value up to here written out (its first `end` bytes), made the
+    // first time a get's match had to be confirmed here (holds()). Set
+    // once, by whichever thread gets there first.
+    mutable std::atomic<Buffer*> written{nullptr};
+    Piece(std::shared_ptr<const Piece> b, std::string t, std::size_t e)
+        : before(std::move(b)), text(std::move(t)), end(e) {}
     Piece(const Piece&) = delete;
     Piece& operator=(const Piece&) = delete;
     // A chain is freed in a loop, not by recursion as deep as it is long.
     ~Piece() {
-      delete flat.load(std::memory_order_acquire);
+      Buffer::drop(written.load(std::memory_order_acquire));
       std::shared_ptr<const Piece> p = std::move(before);
       while (p && p.use_count() == 1) p = std::move(p->before);
     }
@@ -154,6 +173,22 @@ struct KvKey {
     const Piece* last = s.last.get();
     return !last || v.compare(s.length - last->text.size(), last->text.size(), last->text) == 0;
   }
+  // Appends and gets never make a value a get saw out of one it could
+  // not; a put may.
+  bool monotone(const Input& in, const Output*) const { return in.kind != Input::kPut; }
+  // A put sets the value, whatever it was.
+  bool resets(const Input& in, const Output*) const { return in.kind == Input::kPut; }
+  // False when s is certainly not where `seen` begins: s is longer, or its
+  // last piece is not where `seen` has it (then no append makes it so).
+  // True may still be false: only what a wrong false would cost is
+  // checked, a wrong true costs time.
+  bool reachable(const State& s, const Input& in, const Output& seen) const {
+    if (in.kind != Input::kGet) return true;
+    const std::string& v = seen.value.value;
+    if (s.length > v.size()) return false;
+    const Piece* last = s.last.get();
+    return !last || v.compare(s.length - last->text.size(), last->text.size(), last->text) == 0;
+  }
   std::size_t hash(const State& s) const { return s.hash; }
   bool equal(const State& a, const State& b) const {
     if (a.length != b.length || a.hash != b.hash) return false;
@@ -187,33 +222,91 @@ struct KvKey {
   }
   static State extend(const State& s, const Text& t) {
     if (t.value.empty()) return s;
-    return State{std::make_shared<const Piece>(s.last, t.value), s.length + t.value.size(),
+    return State{std::allocate_shared<const Piece>(Recycled<Piece>{}, s.last, t.value, s.length + t.value.size()),
+                 s.length + t.value.size(),
                  add(mul(s.hash, t.power), t.hash)};
   }
-  // Whether s holds exactly `t`.
+  // Pieces are made and dropped by the thousand per search, a search's all
+  // at its end: each thread keeps the blocks it freed (up to kKeep) for
+  // the next ones it makes, which costs less than the allocator's own
+  // bins. A block freed on another thread than made it joins that
+  // thread's list.
+  template <class T>
+  struct Recycled {
+    using value_type = T;
+    Recycled() = default;
+    template <class U>
+    Recycled(const Recycled<U>&) {}  // NOLINT: rebinding, as allocate_shared does
+    static constexpr std::size_t kKeep = std::size_t{1} << 16;
+    struct List {
+      std::vector<void*> blocks;
+      ~List() {
+        for (void* b : blocks) ::operator delete(b);
+      }
+    };
+    static List& list() {
+      thread_local List l;
+      return l;
+    }
+    T* allocate(std::size_t n) {
+      if (n == 1) {
+        List& l = list();
+        if (!l.blocks.empty()) {
+          void* b = l.blocks.back();
+          l.blocks.pop_back();
+          return static_cast<T*>(b);
+        }
+      }
+      return static_cast<T*>(::operator new(n * sizeof(T)));
+    }
+    void deallocate(T* p, std::size_t n) {
+      if (n == 1) {
+        List& l = list();
+        if (l.blocks.size() < kKeep) {
+          l.blocks.push_back(p);
+          return;
+        }
+      }
+      ::operator delete(p);
+    }
+    template <class U>
+    bool operator==(const Recycled<U>&) const { return true; }
+  };
+  // Whether s holds exactly `t`: one memcmp against s written out.
   static bool holds(const State& s, const Text& t) {
     if (s.length != t.value.size() || s.hash != t.hash) return false;
     if (!s.last) return true;  // both ""
-    return *flat_of(s) == t.value;
+    return std::memcmp(written(s.last.get())->bytes.get(), t.value.data(), s.length) == 0;
   }
-  // s's value written out (s.last not null), made once per piece: from the
-  // nearest piece before it that has one, or from the start.
-  static const std::string* flat_of(const State& s) {
-    const Piece* last = s.last.get();
-    if (const std::string* f = last->flat.load(std::memory_order_acquire)) return f;
-    std::vector<const Piece*> chain;
-    const std::string* base = nullptr;
-    for (const Piece* p = last; p; p = p->before.get()) {
-      if (p != last && (base = p->flat.load(std::memory_order_acquire))) break;
-      chain.push_back(p);
+  // The buffer holding the value up to `last`, made from the nearest piece
+  // before it that has one (or from the start): see Buffer.
+  static const Buffer* written(const Piece* last) {
+    if (const Buffer* w = last->written.load(std::memory_order_acquire)) return w;
+    const Piece* stop = last;  // the nearest piece written out, or null
+    Buffer* base = nullptr;
+    std::size_t base_end = 0;
+    for (; stop; stop = stop->before.get()) {
+      if ((base = stop->written.load(std::memory_order_acquire))) {
+        base_end = stop->end;
+        break;
+      }
     }
-    auto* made = new std::string();
-    made->reserve(s.length);
-    if (base) made->append(*base);
-    for (auto p = chain.rbegin(); p != chain.rend(); ++p) made->append((*p)->text);
-    const std::string* expected = nullptr;
-    if (last->flat.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) return made;
-    delete made;  // another thread made it first
+    Buffer* made = nullptr;
+    std::size_t from = base_end;
+    if (base && last->end <= base->capacity &&
+        base->used.compare_exchange_strong(from, last->end, std::memory_order_acq_rel)) {
+      base->refs.fetch_add(1, std::memory_order_relaxed);
+      made = base;
+    } else {
+      made = new Buffer(std::max<std::size_t>(64, 2 * last->end));
+      made->used.store(last->end, std::memory_order_relaxed);
+      if (base) std::memcpy(made->bytes.get(), base->bytes.get(), base_end);
+    }
+    for (const Piece* p = last; p != stop; p = p->before.get())
+      std::memcpy(made->bytes.get() + p->end - p->text.size(), p->text.data(), p->text.size());
+    Buffer* expected = nullptr;
+    if (last->written.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) return made;
+    Buffer::drop(made);  // another thread wrote it first
     return expected;
   }
 };
