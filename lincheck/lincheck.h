@@ -492,17 +492,42 @@ void Search<Model>::link() {
     bool operator<(const Key& o) const { return time != o.time ? time < o.time : tie < o.tie; }
   };
   constexpr std::uint64_t kReturn = std::uint64_t{1} << 63;
-  // Calls and returns sorted apart, then merged: a recorded history lists
-  // its operations by call, so the calls are sorted already, and the
-  // returns nearly so.
-  std::vector<Key> calls(n_), returns(n_);
+  // Calls and returns sorted apart, then merged. A recorded history is
+  // sorted already, or nearly so, or made of a few sorted runs (each
+  // client's operations, one client after the other): runs are merged
+  // pairwise, so that costs a pass per doubling of the run length, not a
+  // full sort.
+  std::vector<Key> calls(n_), returns(n_), spare(n_);
   for (std::size_t i = 0; i < n_; ++i) {
     const auto& o = history_[i];
     calls[i] = {o.call, 1 + 2 * i};
     returns[i] = {o.responded ? o.ret : UINT64_MAX, kReturn | (2 + 2 * i)};
   }
-  if (!std::is_sorted(calls.begin(), calls.end())) std::sort(calls.begin(), calls.end());
-  if (!std::is_sorted(returns.begin(), returns.end())) std::sort(returns.begin(), returns.end());
+  auto sort_runs = [&spare](std::vector<Key>& v) {
+    std::vector<std::size_t> starts;  // each ascending run's first index
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (i == 0 || v[i] < v[i - 1]) starts.push_back(i);
+    if (starts.size() <= 1) return;
+    if (starts.size() > v.size() / 8) {  // mostly unsorted: runs would not pay
+      std::sort(v.begin(), v.end());
+      return;
+    }
+    while (starts.size() > 1) {
+      std::vector<std::size_t> merged;
+      for (std::size_t r = 0; r < starts.size(); r += 2) {
+        const std::size_t a = starts[r], b = r + 1 < starts.size() ? starts[r + 1] : v.size();
+        const std::size_t c = r + 2 < starts.size() ? starts[r + 2] : v.size();
+        std::merge(v.begin() + static_cast<std::ptrdiff_t>(a), v.begin() + static_cast<std::ptrdiff_t>(b),
+                   v.begin() + static_cast<std::ptrdiff_t>(b), v.begin() + static_cast<std::ptrdiff_t>(c),
+                   spare.begin() + static_cast<std::ptrdiff_t>(a));
+        merged.push_back(a);
+      }
+      v.swap(spare);
+      starts.swap(merged);
+    }
+  };
+  sort_runs(calls);
+  sort_runs(returns);
   // One merge links the events in time order and ranks the calls (for the
   // linearized set's small keys), and with the model's reachable() notes
   // where each call and return is.

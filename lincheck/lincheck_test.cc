@@ -254,6 +254,39 @@ TEST(Lincheck, LostReadsKeepEveryVerdict) {
   EXPECT_GT(verdicts[static_cast<int>(Verdict::kNotLinearizable)], static_cast<int>(30 / kShare));
 }
 
+// The order a history lists its operations in is not part of it: sorted
+// by call, one client's after the other's (as the stress tests record
+// them), or shuffled, each gets the same verdict.
+TEST(Lincheck, ListingOrderDoesNotMatter) {
+  for (std::uint64_t seed = 1; seed <= 40 / kShare; ++seed) {
+    gen::Options o;
+    o.model = seed % 2 ? "kv" : "cas-register";
+    o.processes = 2 + static_cast<int>(seed % 6);
+    o.ops = 30 + static_cast<long>(seed % 30);
+    o.keys = 1;
+    o.info_percent = static_cast<int>(seed % 3) * 3;
+    o.seed = seed;
+    if (seed % 4 == 1) o.violate = o.model == "kv" ? "stale" : "never-written";
+    std::vector<history::Operation> keep;
+    auto same_listings = [&](const auto& model, auto ops) {
+      const Verdict v = check(model, {}, ops, 20s).verdict;
+      ASSERT_NE(v, Verdict::kUnknown);
+      auto by_client = ops;
+      std::stable_sort(by_client.begin(), by_client.end(),
+                       [](const auto& a, const auto& b) { return a.client < b.client; });
+      EXPECT_EQ(check(model, {}, by_client, 20s).verdict, v) << "seed " << seed;
+      std::mt19937_64 rng(seed);
+      std::shuffle(ops.begin(), ops.end(), rng);
+      EXPECT_EQ(check(model, {}, ops, 20s).verdict, v) << "seed " << seed;
+    };
+    if (o.model == "kv") {
+      for (const auto& part : parts_of<KvKey>(o, keep)) same_listings(KvKey{}, part.ops);
+    } else {
+      for (const auto& part : parts_of<CasRegister>(o, keep)) same_listings(CasRegister{}, part.ops);
+    }
+  }
+}
+
 // A witness order is one the model accepts, in real-time order.
 TEST(Lincheck, WitnessOrderIsAcceptedAndRespectsRealTime) {
   gen::Options o;
