@@ -17,7 +17,7 @@
 //   bool read_only(const Input& in, const Output* out) const;
 //       true only if every state step() accepts `in` (answering `*out`) on
 //       is left as it was: a read, a failed compare-and-set. Such operations
-//       are then never a choice of the search (see Search::pass_);
+//       are then never a choice of the search (see Search::fresh_);
 //   bool toward(const State& s, const Input& in, const Output& seen) const;
 //       a hint, never a verdict: whether `in` on `s` looks like a step
 //       toward a state a read that answered `seen` could see. Operations
@@ -316,7 +316,7 @@ class Search {
   Search(const Model& model, const State& initial, const History& history, std::uint64_t max_memo_bytes,
          bool hints)
       : model_(model), history_(history), n_(history.size()), max_memo_bytes_(max_memo_bytes),
-        hints_(hints && HasToward<Model>), done_(n_), seen_(model), state_(&initial) {
+        hints_(hints && HasToward<Model>), done_(n_), state_(&initial) {
     link();
     read_only_.assign(n_, 0);
     if constexpr (HasReadOnly<Model>) {
@@ -324,19 +324,17 @@ class Search {
         read_only_[i] = model.read_only(history[i].input, history[i].responded ? &history[i].output : nullptr);
     }
     if constexpr (HasReachable<Model>) {
-      by_rank_.resize(n_);
       for (std::size_t i = 0; i < n_; ++i) {
-        by_rank_[rank_[i]] = i;
         const auto* out = history[i].responded ? &history[i].output : nullptr;
         if (model.monotone(history[i].input, out)) continue;
-        unmonotone_.push_back(rank_[i]);
+        unmonotone_.push_back({rank_[i], std::nullopt});
         if constexpr (HasResets<Model>) {
-          if (model.resets(history[i].input, out)) reset_to_.emplace(i, model.step(initial, history[i].input, out));
+          if (model.resets(history[i].input, out)) unmonotone_.back().reset_to = model.step(initial, history[i].input, out);
         }
       }
-      std::sort(unmonotone_.begin(), unmonotone_.end());
+      std::sort(unmonotone_.begin(), unmonotone_.end(),
+                [](const Unmonotone& a, const Unmonotone& b) { return a.rank < b.rank; });
     }
-    cursor_ = next_[0];
   }
 
   // Runs up to `steps` more steps; true once the verdict is in result()
@@ -351,18 +349,17 @@ class Search {
   // return.
   static bool is_call(std::size_t e) { return e & 1; }
   static std::size_t op_of(std::size_t e) { return (e - 1) / 2; }
-  // A node's passes over its operations, in order: the read-only ones, of
-  // which the first the state accepts is forced; then, if the model gives
-  // hints (toward()), the others it hints at; then the rest.
-  enum Pass : std::uint8_t { kReads, kGuided, kRest };
   // The memo owns every state reached (its nodes do not move), so the
   // search and its stack hold pointers: no state is copied after step().
+  // A frame is a node's choice, with what the node needs to go on after it.
   struct Frame {
     std::size_t call_event;
     const State* before;
-    Pass pass;                  // the node's pass when it chose; kReads: forced, no other choice
-    std::size_t pending_begin;  // the node's pending reads: pending_[pending_begin, the next node's)
+    bool forced;                // the node had no other choice: a read it accepted, or an operation alone
     bool alone;                 // the only operation the node could take: its state is single_.back()
+    std::size_t pending_begin;  // the node's pending reads: pending_[pending_begin, the next node's)
+    std::size_t cand_begin;     // the node's candidates: cands_[cand_begin, the next node's)
+    std::size_t cand_next;      // the node's next candidate to try
   };
 
   void link();
@@ -384,8 +381,8 @@ class Search {
   // Linearizes the operation whose call is `call_event` (done_ holds it
   // already), at this node, into state `after` (the memo's): a new node,
   // whose first pass is the reads'.
-  void push(std::size_t call_event, const State* after, bool alone = false) {
-    stack_.push_back({call_event, state_, pass_, pending_begin_, alone});
+  void push(std::size_t call_event, const State* after, bool forced, bool alone = false) {
+    stack_.push_back({call_event, state_, forced, alone, pending_begin_, cand_begin_, cand_next_});
     state_ = after;
     unlink(call_event);
     unlink(call_event + 1);  // its return
@@ -393,9 +390,9 @@ class Search {
       deepest_ = stack_.size();
       deepest_unsaved_ = true;
     }
-    pass_ = kReads;
     pending_begin_ = pending_.size();
-    cursor_ = next_[0];
+    cand_begin_ = cand_next_ = cands_.size();
+    fresh_ = true;
   }
   // Whether read-only `op`, reached by this node and not accepted by its
   // state, can never be. It must be placed before it returns, so after
@@ -411,11 +408,11 @@ class Search {
       if (!o.responded || model_.reachable(*state_, o.input, o.output)) return false;
       // The operations not monotone and not linearized, by call: every rank
       // below done_.low() is linearized.
-      for (auto it = std::lower_bound(unmonotone_.begin(), unmonotone_.end(), done_.low());
-           it != unmonotone_.end() && call_pos_[*it] < ret_pos_[op]; ++it) {
-        if (done_.test(*it)) continue;
-        const auto to = reset_to_.find(by_rank_[*it]);
-        if (to == reset_to_.end() || !to->second || model_.reachable(*to->second, o.input, o.output)) return false;
+      auto it = std::lower_bound(unmonotone_.begin(), unmonotone_.end(), done_.low(),
+                                 [](const Unmonotone& u, std::size_t rank) { return u.rank < rank; });
+      for (; it != unmonotone_.end() && call_pos_[it->rank] < ret_pos_[op]; ++it) {
+        if (done_.test(it->rank)) continue;
+        if (!it->reset_to || model_.reachable(*it->reset_to, o.input, o.output)) return false;
       }
       return true;
     }
@@ -441,33 +438,39 @@ class Search {
   std::vector<std::size_t> next_, prev_;
   std::vector<std::size_t> rank_;  // op -> rank by call time
   std::vector<char> read_only_;
-  // With the model's reachable(): the ranks of the operations that are not
-  // monotone, in order; the place of each rank's call and each op's return
-  // in the time order of events.
-  std::vector<std::size_t> unmonotone_;
-  std::vector<std::size_t> by_rank_;  // rank -> op
+  // With the model's reachable(): the operations that are not monotone, by
+  // rank, each with the state it resets to (with the model's resets();
+  // nullopt: it is not known to reset, or step() refused it on the initial
+  // state); the place of each rank's call and each op's return in the time
+  // order of events.
+  struct Unmonotone {
+    std::size_t rank;
+    std::optional<State> reset_to;
+  };
+  std::vector<Unmonotone> unmonotone_;
   std::vector<std::size_t> call_pos_, ret_pos_;
-  // With the model's resets(): the state each operation that resets it
-  // leads to (nullopt: one step() refuses, so it is not known to be one).
-  std::map<std::size_t, std::optional<State>> reset_to_;
   DoneSet done_;
-  Memo<Model> seen_;
+  // Made when first needed: a history without concurrency never needs the
+  // memo, and a short one is checked in the time these would take to make.
+  std::optional<Memo<Model>> seen_;
   std::vector<Frame> stack_;
-  std::deque<State> single_;  // the states of the frames that are alone, in stack order
+  std::optional<std::deque<State>> single_;  // the states of the frames that are alone, in stack order
   const State* state_;
-  std::size_t cursor_;
-  // Read-only operations are never a choice: at a node, one the state
-  // accepts is linearized first and alone (a forced frame), and if that
-  // fails the node fails. Moving such an operation back to the node is
-  // always possible: it changes no state, and every operation that must
+  // A node walks the operations it can reach once (fresh_: not yet), up to
+  // the first return. Read-only operations are never a choice: one the
+  // state accepts is linearized first and alone (a forced frame), and if
+  // that fails the node fails. Moving such an operation back to the node
+  // is always possible: it changes no state, and every operation that must
   // precede it (returned before its call) is linearized already, or the
-  // search would not have reached its call. So a node first looks through
-  // the read-only operations it can reach (kReads), then tries the
-  // others.
-  Pass pass_ = kReads;
+  // search would not have reached its call. The others are the node's
+  // candidates, tried in call order, those the model hints at (toward())
+  // first.
+  bool fresh_ = true;
+  std::vector<std::size_t> cands_;  // call events; each node's after its parent's
+  std::size_t cand_begin_ = 0, cand_next_ = 0;
   // The read-only operations with a recorded output that the nodes on the
   // stack reached and have not placed, each node's after its parent's: what
-  // the guided pass steers toward (kept only with hints_).
+  // the hints steer toward (kept only with hints_).
   std::vector<std::size_t> pending_;
   std::size_t pending_begin_ = 0;
   // The longest partial order found, as a DoneSet key: taken when the
@@ -508,8 +511,20 @@ void Search<Model>::link() {
     for (std::size_t i = 0; i < v.size(); ++i)
       if (i == 0 || v[i] < v[i - 1]) starts.push_back(i);
     if (starts.size() <= 1) return;
-    if (starts.size() > v.size() / 8) {  // mostly unsorted: runs would not pay
-      std::sort(v.begin(), v.end());
+    if (starts.size() > 32) {
+      // Many runs: nearly sorted (returns, a few out of place by a little)
+      // or not at all. Insertion sort while it moves little, else a sort.
+      std::size_t moves = 0;
+      for (std::size_t i = 1; i < v.size(); ++i) {
+        const Key k = v[i];
+        std::size_t j = i;
+        for (; j > 0 && k < v[j - 1]; --j) v[j] = v[j - 1];
+        v[j] = k;
+        if ((moves += i - j) > 8 * v.size()) {
+          std::sort(v.begin(), v.end());
+          return;
+        }
+      }
       return;
     }
     while (starts.size() > 1) {
@@ -560,74 +575,82 @@ template <class Model>
 bool Search<Model>::run(std::uint64_t steps) {
   if (finished_) return true;
   for (; steps > 0; --steps) {
-    if (cursor_ != kEnd && !is_call(cursor_) && pass_ != kRest && history_[op_of(cursor_)].responded) {
-      // This pass has walked the node's operations: the next pass.
-      pass_ = pass_ == kReads && pending_begin_ < pending_.size() ? kGuided : kRest;
-      cursor_ = next_[0];
-      continue;
-    }
-    if (next_[0] == kEnd || (cursor_ != kEnd && !is_call(cursor_) && !history_[op_of(cursor_)].responded)) {
-      // Everything is linearized, or only operations with unknown outcomes
-      // are left (their returns sort last): they never took effect.
-      for (const Frame& f : stack_) result_.order.push_back(op_of(f.call_event));
-      return finish(Verdict::kLinearizable);
-    }
-    if ((++result_.states & 255) == 0 && seen_.bytes() > max_memo_bytes_) return finish(Verdict::kUnknown);
-    if (is_call(cursor_)) {
-      const std::size_t op = op_of(cursor_);
-      const auto& o = history_[op];
-      if (pass_ == kReads && cursor_ == next_[0] && next_[cursor_] == cursor_ + 1 && !read_only_[op]) {
+    if ((++result_.states & 255) == 0 && seen_ && seen_->bytes() > max_memo_bytes_) return finish(Verdict::kUnknown);
+    if (fresh_) {
+      fresh_ = false;
+      std::size_t e = next_[0];
+      if (e != kEnd && is_call(e) && next_[e] == e + 1 && !read_only_[op_of(e)]) {
         // The node can take this operation only (it returns before any
         // other is called), so no other order reaches the pair after it
         // from this one: its state goes on a stack, not into the memo (a
         // pair the search reaches again from another node costs this step
         // again, and the memo stops it at the next choice).
+        const auto& o = history_[op_of(e)];
         if (std::optional<State> after = model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
-          done_.set(rank_[op]);
-          single_.push_back(std::move(*after));
-          push(cursor_, &single_.back(), true);
+          done_.set(rank_[op_of(e)]);
+          if (!single_) single_.emplace();
+          single_->push_back(std::move(*after));
+          push(e, &single_->back(), true, true);
           continue;
         }
         if (back()) return true;
         continue;
       }
-      if (pass_ == kReads) {
-        if (read_only_[op]) {
-          if (hints_ && o.responded) pending_.push_back(op);
-          if (model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
-            // The state stays, so the node does too, and there is nothing
-            // for the memo to learn: a pair after the read is the pair
-            // before it plus one read that had to come first.
-            done_.set(rank_[op]);
-            push(cursor_, state_);
-            continue;
-          }
-          if (lost(op)) {  // the node has no future
-            if (stack_.size() > probed_) probe();
-            if (back()) return true;
-            continue;
-          }
-        }
-        cursor_ = next_[cursor_];
-        continue;
-      }
-      if (read_only_[op] || (pass_ == kGuided) != guided(op)) {  // not this pass's
-        cursor_ = next_[cursor_];
-        continue;
-      }
-      if (std::optional<State> after = model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
-        done_.set(rank_[op]);
-        if (auto [stored, fresh] = seen_.insert(done_, std::move(*after)); fresh) {
-          push(cursor_, stored);
+      bool left = false;  // the node, for a forced read or for good
+      for (; e != kEnd && is_call(e); e = next_[e]) {
+        const std::size_t op = op_of(e);
+        if (!read_only_[op]) {
+          cands_.push_back(e);
           continue;
         }
-        done_.clear(rank_[op]);
+        const auto& o = history_[op];
+        if (hints_ && o.responded) pending_.push_back(op);
+        if (model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
+          // The state stays, so there is nothing for the memo to learn: a
+          // pair after the read is the pair before it plus one read that
+          // had to come first.
+          cands_.resize(cand_begin_);
+          done_.set(rank_[op]);
+          push(e, state_, true);
+          left = true;
+          break;
+        }
+        if (lost(op)) {  // the node has no future
+          if (stack_.size() > probed_) probe();
+          if (back()) return true;
+          left = true;
+          break;
+        }
       }
-      cursor_ = next_[cursor_];
+      if (left) continue;
+      if (e == kEnd || !history_[op_of(e)].responded) {
+        // Everything is linearized, or only operations with unknown
+        // outcomes are left (their returns sort last): they never took
+        // effect.
+        for (const Frame& f : stack_) result_.order.push_back(op_of(f.call_event));
+        return finish(Verdict::kLinearizable);
+      }
+      if (pending_begin_ < pending_.size())
+        std::stable_partition(cands_.begin() + static_cast<std::ptrdiff_t>(cand_begin_), cands_.end(),
+                              [this](std::size_t c) { return guided(op_of(c)); });
       continue;
     }
-    // A return whose operation is not linearized yet.
-    if (back()) return true;
+    if (cand_next_ == cands_.size()) {  // every candidate tried
+      if (back()) return true;
+      continue;
+    }
+    const std::size_t e = cands_[cand_next_++];
+    const std::size_t op = op_of(e);
+    const auto& o = history_[op];
+    if (std::optional<State> after = model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
+      done_.set(rank_[op]);
+      if (!seen_) seen_.emplace(model_);
+      if (auto [stored, fresh] = seen_->insert(done_, std::move(*after)); fresh) {
+        push(e, stored, false);
+        continue;
+      }
+      done_.clear(rank_[op]);
+    }
   }
   return false;
 }
@@ -681,16 +704,18 @@ bool Search<Model>::back() {
     }
     const Frame f = stack_.back();
     stack_.pop_back();
-    if (f.alone) single_.pop_back();
+    if (f.alone) single_->pop_back();
     relink(f.call_event + 1);
     relink(f.call_event);
     done_.clear(rank_[op_of(f.call_event)]);
     state_ = f.before;
-    cursor_ = next_[f.call_event];
     pending_.resize(pending_begin_);
     pending_begin_ = f.pending_begin;
-    pass_ = f.pass;
-    forced = f.pass == kReads;
+    cands_.resize(cand_begin_);
+    cand_begin_ = f.cand_begin;
+    cand_next_ = f.cand_next;
+    fresh_ = false;
+    forced = f.forced;
   }
   return false;
 }
