@@ -105,7 +105,7 @@ struct Result {
   // of some order the model accepts ("the longest linearizable prefix", as
   // lincheck/timeline.h draws it with window() below).
   std::vector<bool> deepest;
-  std::uint64_t states = 0;        // search steps: (linearized set, state) pairs tried
+  std::uint64_t states = 0;        // search steps: a node's walk of what it can reach, and each operation it tries
 };
 
 namespace detail {
