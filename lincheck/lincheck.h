@@ -467,6 +467,7 @@ class Search {
   // first.
   bool fresh_ = true;
   std::vector<std::size_t> cands_;  // call events; each node's after its parent's
+  std::vector<std::size_t> unguided_;  // scratch: the candidates not hinted at
   std::size_t cand_begin_ = 0, cand_next_ = 0;
   // The read-only operations with a recorded output that the nodes on the
   // stack reached and have not placed, each node's after its parent's: what
@@ -500,18 +501,20 @@ void Search<Model>::link() {
   // client's operations, one client after the other): runs are merged
   // pairwise, so that costs a pass per doubling of the run length, not a
   // full sort.
-  std::vector<Key> calls(n_), returns(n_), spare(n_);
+  // The returns of operations with unknown outcomes sort last, in order:
+  // they are set aside, so that they do not scatter the others' runs.
+  std::vector<Key> calls(n_), returns, unknown, spare;
+  returns.reserve(n_);
   for (std::size_t i = 0; i < n_; ++i) {
     const auto& o = history_[i];
     calls[i] = {o.call, 1 + 2 * i};
-    returns[i] = {o.responded ? o.ret : UINT64_MAX, kReturn | (2 + 2 * i)};
+    (o.responded ? returns : unknown).push_back({o.responded ? o.ret : UINT64_MAX, kReturn | (2 + 2 * i)});
   }
   auto sort_runs = [&spare](std::vector<Key>& v) {
-    std::vector<std::size_t> starts;  // each ascending run's first index
-    for (std::size_t i = 0; i < v.size(); ++i)
-      if (i == 0 || v[i] < v[i - 1]) starts.push_back(i);
-    if (starts.size() <= 1) return;
-    if (starts.size() > 32) {
+    std::size_t runs = 1;
+    for (std::size_t i = 1; i < v.size(); ++i) runs += v[i] < v[i - 1];
+    if (runs <= 1) return;
+    if (runs > 32) {
       // Many runs: nearly sorted (returns, a few out of place by a little)
       // or not at all. Insertion sort while it moves little, else a sort.
       std::size_t moves = 0;
@@ -527,6 +530,10 @@ void Search<Model>::link() {
       }
       return;
     }
+    spare.resize(v.size());
+    std::vector<std::size_t> starts;  // each ascending run's first index
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (i == 0 || v[i] < v[i - 1]) starts.push_back(i);
     while (starts.size() > 1) {
       std::vector<std::size_t> merged;
       for (std::size_t r = 0; r < starts.size(); r += 2) {
@@ -543,6 +550,7 @@ void Search<Model>::link() {
   };
   sort_runs(calls);
   sort_runs(returns);
+  returns.insert(returns.end(), unknown.begin(), unknown.end());
   // One merge links the events in time order and ranks the calls (for the
   // linearized set's small keys), and with the model's reachable() notes
   // where each call and return is.
@@ -630,9 +638,18 @@ bool Search<Model>::run(std::uint64_t steps) {
         for (const Frame& f : stack_) result_.order.push_back(op_of(f.call_event));
         return finish(Verdict::kLinearizable);
       }
-      if (pending_begin_ < pending_.size())
-        std::stable_partition(cands_.begin() + static_cast<std::ptrdiff_t>(cand_begin_), cands_.end(),
-                              [this](std::size_t c) { return guided(op_of(c)); });
+      if (pending_begin_ < pending_.size()) {  // the hinted first, each group in call order
+        unguided_.clear();
+        std::size_t w = cand_begin_;
+        for (std::size_t i = cand_begin_; i < cands_.size(); ++i) {
+          if (guided(op_of(cands_[i]))) {
+            cands_[w++] = cands_[i];
+          } else {
+            unguided_.push_back(cands_[i]);
+          }
+        }
+        std::copy(unguided_.begin(), unguided_.end(), cands_.begin() + static_cast<std::ptrdiff_t>(w));
+      }
       continue;
     }
     if (cand_next_ == cands_.size()) {  // every candidate tried
