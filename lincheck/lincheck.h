@@ -318,6 +318,12 @@ class Search {
       : model_(model), history_(history), n_(history.size()), max_memo_bytes_(max_memo_bytes),
         hints_(hints && HasToward<Model>), done_(n_), state_(&initial) {
     link();
+    // The stack is as deep as the history is long, at most; the others
+    // grow with the concurrency. Reserved so that they are not regrown in
+    // every search.
+    stack_.reserve(std::min<std::size_t>(n_, 4096));
+    cands_.reserve(64);
+    pending_.reserve(hints_ ? 64 : 0);
     read_only_.assign(n_, 0);
     if constexpr (HasReadOnly<Model>) {
       for (std::size_t i = 0; i < n_; ++i)
