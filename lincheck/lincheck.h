@@ -335,7 +335,8 @@ class Search {
         if (model.monotone(history[i].input, out)) continue;
         unmonotone_.push_back({rank_[i], std::nullopt});
         if constexpr (HasResets<Model>) {
-          if (model.resets(history[i].input, out)) unmonotone_.back().reset_to = model.step(initial, history[i].input, out);
+          if (model.resets(history[i].input, out))
+            unmonotone_.back().reset_to = model.step(initial, history[i].input, out);
         }
       }
       std::sort(unmonotone_.begin(), unmonotone_.end(),
@@ -593,12 +594,14 @@ bool Search<Model>::run(std::uint64_t steps) {
     if (fresh_) {
       fresh_ = false;
       std::size_t e = next_[0];
-      if (e != kEnd && is_call(e) && next_[e] == e + 1 && !read_only_[op_of(e)]) {
+      if (e != kEnd && is_call(e) && next_[e] == e + 1 && !read_only_[op_of(e)] && history_[op_of(e)].responded) {
         // The node can take this operation only (it returns before any
-        // other is called), so no other order reaches the pair after it
-        // from this one: its state goes on a stack, not into the memo (a
-        // pair the search reaches again from another node costs this step
-        // again, and the memo stops it at the next choice).
+        // other is called; one whose outcome is unknown may also never
+        // take effect, which the walk below allows for), so no other order
+        // reaches the pair after it from this one: its state goes on a
+        // stack, not into the memo (a pair the search reaches again from
+        // another node costs this step again, and the memo stops it at the
+        // next choice).
         const auto& o = history_[op_of(e)];
         if (std::optional<State> after = model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
           done_.set(rank_[op_of(e)]);

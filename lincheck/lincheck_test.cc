@@ -89,6 +89,30 @@ TEST(Lincheck, AnUnknownOutcomeCannotTakeEffectBeforeItsCall) {
   EXPECT_EQ(verdict({read(1, 0, 1, 2), unknown(write(0, 5, 0, 2))}), Verdict::kNotLinearizable);
 }
 
+// A model may refuse an operation even when its outcome is unknown (a lock
+// that cannot be taken twice): then it never took effect, wherever it
+// stands, even alone at the end of the history.
+struct Lock {
+  using State = int;
+  struct Input {};
+  struct Output {};
+  std::optional<State> step(const State& s, const Input&, const Output*) const {
+    if (s == 1) return std::nullopt;
+    return 1;
+  }
+  std::size_t hash(const State& s) const { return static_cast<std::size_t>(s); }
+  bool equal(const State& a, const State& b) const { return a == b; }
+};
+
+TEST(Lincheck, AnUnknownOutcomeTheModelRefusesNeverTookEffect) {
+  using LockOp = Op<Lock::Input, Lock::Output>;
+  const LockOp taken{0, 0, 1, true, {}, {}};
+  const LockOp crashed{1, 2, 0, false, {}, {}};  // called after it was taken, never answered
+  EXPECT_EQ(check(Lock{}, 0, {taken, crashed}, 5s).verdict, Verdict::kLinearizable);
+  EXPECT_EQ(check(Lock{}, 0, {taken, crashed, LockOp{2, 3, 4, true, {}, {}}}, 5s).verdict,
+            Verdict::kNotLinearizable);  // a second answered acquire cannot be
+}
+
 TEST(Lincheck, ManyConcurrentClientsStaySmall) {
   // 8 clients x 200 rounds of write-then-read of their own value through a
   // shared register, rounds separated in time: linearizable, and the memo

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <vector>
@@ -242,14 +243,21 @@ struct KvKey {
       std::vector<void*> blocks;
       ~List() {
         for (void* b : blocks) ::operator delete(b);
+        gone() = true;
       }
     };
+    // Set once the thread's list is destroyed (at its exit): a piece freed
+    // after that (one a static State held) goes straight back.
+    static bool& gone() {
+      thread_local bool g = false;
+      return g;
+    }
     static List& list() {
       thread_local List l;
       return l;
     }
     T* allocate(std::size_t n) {
-      if (n == 1) {
+      if (n == 1 && !gone()) {
         List& l = list();
         if (!l.blocks.empty()) {
           void* b = l.blocks.back();
@@ -259,12 +267,15 @@ struct KvKey {
       }
       return static_cast<T*>(::operator new(n * sizeof(T)));
     }
-    void deallocate(T* p, std::size_t n) {
-      if (n == 1) {
+    void deallocate(T* p, std::size_t n) noexcept {
+      if (n == 1 && !gone()) {
         List& l = list();
         if (l.blocks.size() < kKeep) {
-          l.blocks.push_back(p);
-          return;
+          try {
+            l.blocks.push_back(p);
+            return;
+          } catch (const std::bad_alloc&) {  // no room to keep it: free it
+          }
         }
       }
       ::operator delete(p);
