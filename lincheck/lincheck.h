@@ -327,16 +327,14 @@ class Search {
     read_only_.assign(n_, 0);
     if constexpr (HasReadOnly<Model>) {
       for (std::size_t i = 0; i < n_; ++i)
-        read_only_[i] = model.read_only(history[i].input, history[i].responded ? &history[i].output : nullptr);
+        read_only_[i] = model.read_only(history[i].input, output_of(i));
     }
     if constexpr (HasReachable<Model>) {
       for (std::size_t i = 0; i < n_; ++i) {
-        const auto* out = history[i].responded ? &history[i].output : nullptr;
-        if (model.monotone(history[i].input, out)) continue;
+        if (model.monotone(history[i].input, output_of(i))) continue;
         unmonotone_.push_back({rank_[i], std::nullopt});
         if constexpr (HasResets<Model>) {
-          if (model.resets(history[i].input, out))
-            unmonotone_.back().reset_to = model.step(initial, history[i].input, out);
+          if (model.resets(history[i].input, output_of(i))) unmonotone_.back().reset_to = step(initial, i);
         }
       }
       std::sort(unmonotone_.begin(), unmonotone_.end(),
@@ -372,6 +370,14 @@ class Search {
   void link();
   bool back();
   void probe();
+  // Op's recorded output, or null when its outcome is unknown (any will do).
+  const typename Model::Output* output_of(std::size_t op) const {
+    return history_[op].responded ? &history_[op].output : nullptr;
+  }
+  // The state after op on s, if the model accepts it there.
+  std::optional<State> step(const State& s, std::size_t op) const {
+    return model_.step(s, history_[op].input, output_of(op));
+  }
   void unlink(std::size_t e) {
     next_[prev_[e]] = next_[e];
     if (next_[e] != kEnd) prev_[next_[e]] = prev_[e];
@@ -386,8 +392,9 @@ class Search {
     return true;
   }
   // Linearizes the operation whose call is `call_event` (done_ holds it
-  // already), at this node, into state `after` (the memo's): a new node,
-  // whose first pass is the reads'.
+  // already), at this node, into state `after` (the memo's, or single_'s
+  // when it is alone, or this node's for a read): a new node, not yet
+  // walked.
   void push(std::size_t call_event, const State* after, bool forced, bool alone = false) {
     stack_.push_back({call_event, state_, forced, alone, pending_begin_, cand_begin_, cand_next_});
     state_ = after;
@@ -602,8 +609,7 @@ bool Search<Model>::run(std::uint64_t steps) {
         // stack, not into the memo (a pair the search reaches again from
         // another node costs this step again, and the memo stops it at the
         // next choice).
-        const auto& o = history_[op_of(e)];
-        if (std::optional<State> after = model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
+        if (std::optional<State> after = step(*state_, op_of(e))) {
           done_.set(rank_[op_of(e)]);
           if (!single_) single_.emplace();
           single_->push_back(std::move(*after));
@@ -620,9 +626,8 @@ bool Search<Model>::run(std::uint64_t steps) {
           cands_.push_back(e);
           continue;
         }
-        const auto& o = history_[op];
-        if (hints_ && o.responded) pending_.push_back(op);
-        if (model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
+        if (hints_ && history_[op].responded) pending_.push_back(op);
+        if (step(*state_, op)) {
           // The state stays, so there is nothing for the memo to learn: a
           // pair after the read is the pair before it plus one read that
           // had to come first.
@@ -667,8 +672,7 @@ bool Search<Model>::run(std::uint64_t steps) {
     }
     const std::size_t e = cands_[cand_next_++];
     const std::size_t op = op_of(e);
-    const auto& o = history_[op];
-    if (std::optional<State> after = model_.step(*state_, o.input, o.responded ? &o.output : nullptr)) {
+    if (std::optional<State> after = step(*state_, op)) {
       done_.set(rank_[op]);
       if (!seen_) seen_.emplace(model_);
       if (auto [stored, fresh] = seen_->insert(done_, std::move(*after)); fresh) {
@@ -693,13 +697,12 @@ void Search<Model>::probe() {
   std::optional<State> now;
   for (std::size_t e = next_[0]; e != kEnd; e = next_[e]) {
     const std::size_t op = op_of(e);
-    const auto& o = history_[op];
     if (!is_call(e)) {
-      if (!o.responded) break;
+      if (!history_[op].responded) break;
       if (std::find(placed.begin(), placed.end(), rank_[op]) == placed.end()) break;
       continue;
     }
-    if (std::optional<State> after = model_.step(now ? *now : *state_, o.input, o.responded ? &o.output : nullptr)) {
+    if (std::optional<State> after = step(now ? *now : *state_, op)) {
       now = std::move(after);
       placed.push_back(rank_[op]);
     }
@@ -767,32 +770,32 @@ struct PartsResult {
   std::uint64_t states = 0;        // over all parts
 };
 
-namespace detail {
-
-// How many searches a part gets: two when the model gives hints.
+// Checks every part, on up to `threads` threads (0: one per core), the
+// parts that have searched least first: a part runs a slice of its search,
+// then goes back to the pool, and a free thread takes the part with the
+// fewest states searched so far. So the cheap parts finish first without
+// knowing in advance which they are, and a refuted part ends every other
+// search. `budget` and `max_memo_bytes` bound each part on its own, as
+// check() does: a part's budget counts only the time its own slices ran.
+// With threads == 1 the order of the slices, and so the result, is
+// deterministic; with more, when several parts are not linearizable, which
+// of them is refuted first may vary from run to run (the verdict does not).
+// The parts are pointed to, so a caller's own records need no copy.
 template <class Model>
-constexpr std::size_t ways() {
-  if constexpr (HasToward<Model>) {
-    return 2;
-  } else {
-    return 1;
-  }
-}
-
-template <class Model>
-PartsResult check_all(const Model& model, const typename Model::State& initial,
-                      const std::vector<const std::vector<Op<typename Model::Input, typename Model::Output>>*>& parts,
-                      std::chrono::milliseconds budget, std::uint64_t max_memo_bytes, unsigned threads) {
+PartsResult check_parts(const Model& model, const typename Model::State& initial,
+                        const std::vector<const std::vector<Op<typename Model::Input, typename Model::Output>>*>& parts,
+                        std::chrono::milliseconds budget, std::uint64_t max_memo_bytes = UINT64_MAX,
+                        unsigned threads = 0) {
   using Clock = std::chrono::steady_clock;
   // A part is searched twice, when the model gives hints: in the order they
   // suggest, and in call order. Each is exact, so the first verdict is the
   // part's; hints that lead astray then cost at most the other search's
   // time again, never more. The two share the part's memory bound.
-  const std::size_t kWays = ways<Model>();
+  constexpr std::size_t kWays = detail::HasToward<Model> ? 2 : 1;
   struct Unit {
     std::size_t part;
     bool hints;
-    std::unique_ptr<Search<Model>> search;  // made by its first slice
+    std::unique_ptr<detail::Search<Model>> search;  // made by its first slice
     std::uint64_t states = 0;
     bool running = false, over = false;
   };
@@ -824,7 +827,7 @@ PartsResult check_all(const Model& model, const typename Model::State& initial,
       std::size_t pick = SIZE_MAX;
       // The search in call order starts kHeadStart steps behind, so that a
       // part the hints decide quickly is searched once.
-      auto due = [&](const Unit& c) { return c.states + (c.hints || kWays == 1 ? 0 : kHeadStart); };
+      auto due = [&](const Unit& c) { return c.states + (c.hints || kWays == 1 ? 0 : detail::kHeadStart); };
       for (std::size_t u = 0; u < units.size(); ++u) {
         const Unit& c = units[u];
         if (c.running || c.over || state[c.part].over) continue;
@@ -839,13 +842,14 @@ PartsResult check_all(const Model& model, const typename Model::State& initial,
       lock.unlock();
       const auto t0 = Clock::now();
       if (!u.search)
-        u.search = std::make_unique<Search<Model>>(model, initial, *parts[u.part], max_memo_bytes / kWays, u.hints);
+        u.search =
+            std::make_unique<detail::Search<Model>>(model, initial, *parts[u.part], max_memo_bytes / kWays, u.hints);
       const std::uint64_t before = u.search->states();
-      const bool finished = u.search->run(kSlice);
+      const bool finished = u.search->run(detail::kSlice);
       const auto t1 = Clock::now();
       // The other threads start only once the work has lasted: most
       // histories are checked before a thread could have started.
-      if (caller && pool.empty() && count > 1 && t1 - start > kAloneFor)
+      if (caller && pool.empty() && count > 1 && t1 - start > detail::kAloneFor)
         for (std::size_t t = 1; t < count; ++t) pool.emplace_back([&worker] { worker(false); });
       lock.lock();
       u.running = false;
@@ -895,27 +899,6 @@ PartsResult check_all(const Model& model, const typename Model::State& initial,
   }
   if (refuted) out.verdict = Verdict::kNotLinearizable;
   return out;
-}
-
-}  // namespace detail
-
-// Checks every part, on up to `threads` threads (0: one per core), the
-// parts that have searched least first: a part runs a slice of its search,
-// then goes back to the pool, and a free thread takes the part with the
-// fewest states searched so far. So the cheap parts finish first without
-// knowing in advance which they are, and a refuted part ends every other
-// search. `budget` and `max_memo_bytes` bound each part on its own, as
-// check() does: a part's budget counts only the time its own slices ran.
-// With threads == 1 the order of the slices, and so the result, is
-// deterministic; with more, when several parts are not linearizable, which
-// of them is refuted first may vary from run to run (the verdict does not).
-// The parts are pointed to, so a caller's own records need no copy.
-template <class Model>
-PartsResult check_parts(const Model& model, const typename Model::State& initial,
-                        const std::vector<const std::vector<Op<typename Model::Input, typename Model::Output>>*>& parts,
-                        std::chrono::milliseconds budget, std::uint64_t max_memo_bytes = UINT64_MAX,
-                        unsigned threads = 0) {
-  return detail::check_all(model, initial, parts, budget, max_memo_bytes, threads);
 }
 
 // The same, for parts held in one vector.

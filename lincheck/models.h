@@ -171,8 +171,7 @@ struct KvKey {
     if (in.kind == Input::kPut) return v.compare(0, t.size(), t) == 0;
     if (in.kind != Input::kAppend || s.length + t.size() > v.size() || v.compare(s.length, t.size(), t) != 0)
       return false;
-    const Piece* last = s.last.get();
-    return !last || v.compare(s.length - last->text.size(), last->text.size(), last->text) == 0;
+    return last_piece_in(s, v);
   }
   // Appends and gets never make a value a get saw out of one it could
   // not; a put may.
@@ -186,9 +185,7 @@ struct KvKey {
   bool reachable(const State& s, const Input& in, const Output& seen) const {
     if (in.kind != Input::kGet) return true;
     const std::string& v = seen.value.value;
-    if (s.length > v.size()) return false;
-    const Piece* last = s.last.get();
-    return !last || v.compare(s.length - last->text.size(), last->text.size(), last->text) == 0;
+    return s.length <= v.size() && last_piece_in(s, v);
   }
   std::size_t hash(const State& s) const { return s.hash; }
   bool equal(const State& a, const State& b) const {
@@ -226,6 +223,11 @@ struct KvKey {
     return State{std::allocate_shared<const Piece>(Recycled<Piece>{}, s.last, t.value, s.length + t.value.size()),
                  s.length + t.value.size(),
                  add(mul(s.hash, t.power), t.hash)};
+  }
+  // Whether v (no shorter than s) has s's last piece where s has it.
+  static bool last_piece_in(const State& s, const std::string& v) {
+    const Piece* last = s.last.get();
+    return !last || v.compare(s.length - last->text.size(), last->text.size(), last->text) == 0;
   }
   // Pieces are made and dropped by the thousand per search, a search's all
   // at its end: each thread keeps the blocks it freed (up to kKeep) for
