@@ -42,13 +42,14 @@
 // operation is tried when its call is reached, and lifted out of the list
 // (call and return) when the model accepts it; reaching a return whose
 // operation is not yet linearized means backtracking. Linearized operations
-// are a bitset over their ranks by call time, and a (set, state) pair seen
-// before is never searched again (hash, then equality on a collision): the
-// set's hash is kept as it changes, and the memo keys a set by its first
-// missing rank and the bitset's words above it, which keeps a node small
-// however long the history. The search runs in slices, bounded in time, and
-// optionally in the memory the memo holds: past either the verdict is
-// kUnknown, never a guess.
+// are a bitset over their ranks by call time, and a (set, state) pair whose
+// search failed is never searched again (hash, then equality on a
+// collision): the set's hash is kept as it changes, and the memo keys a set
+// by its first missing rank and the bitset's words above it, which keeps a
+// node small however long the history. A history without concurrency is
+// replayed instead. The search runs in slices, bounded in time, and
+// optionally in the memory the memo (and the states of the search's path)
+// holds: past either the verdict is kUnknown, never a guess.
 //
 // Operations with an unknown outcome (no response: a call that crashed or
 // timed out, Jepsen's :info) return "at infinity": they may take effect at
@@ -68,6 +69,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
@@ -136,13 +138,23 @@ class DoneSet {
     bits_[r / 64] |= std::uint64_t{1} << (r % 64);
     hash_ ^= mix64(r + 1);
     high_ = std::max(high_, r + 1);
-    while (low_ < n_ && test(low_)) ++low_;
+    if (r == low_) {  // low_ moves to the first rank not in the set, a word at a time
+      std::size_t w = low_ / 64;
+      std::uint64_t free = ~bits_[w] & (~std::uint64_t{0} << (low_ % 64));
+      while (free == 0 && ++w < bits_.size()) free = ~bits_[w];
+      low_ = free == 0 ? n_ : std::min(n_, w * 64 + static_cast<std::size_t>(std::countr_zero(free)));
+    }
   }
   void clear(std::size_t r) {
     bits_[r / 64] &= ~(std::uint64_t{1} << (r % 64));
     hash_ ^= mix64(r + 1);
     low_ = std::min(low_, r);
-    while (high_ > low_ && !test(high_ - 1)) --high_;
+    if (r + 1 == high_) {  // high_ moves to one past the highest rank in the set, a word at a time
+      std::size_t w = r / 64;
+      std::uint64_t used = bits_[w] & ((std::uint64_t{2} << (r % 64)) - 1);
+      while (used == 0 && w > 0) used = bits_[--w];
+      high_ = used == 0 ? 0 : w * 64 + 64 - static_cast<std::size_t>(std::countl_zero(used));
+    }
     high_ = std::max(high_, low_);
   }
   std::uint64_t hash() const { return hash_; }
@@ -170,12 +182,11 @@ class DoneSet {
   std::size_t high_ = 0;  // one past the highest rank in the set (>= low_)
 };
 
-// The (linearized set, state) pairs searched so far: open addressing on
-// their hash, with equality (the set's key, then the model's equal()) on a
-// hash hit, so a pair is searched at most once. The nodes are appended in
-// order: states to a deque, so the pointers the search holds stay valid,
-// and the set keys to one flat pool, so a node costs no allocation of its
-// own.
+// The (linearized set, state) pairs whose search failed: open addressing
+// on their hash, with equality (the set's key, then the model's equal()) on
+// a hash hit, so a pair is searched at most once. The nodes are appended
+// in order: states to a deque, and the set keys to one flat pool, so a
+// node costs no allocation of its own.
 template <class Model>
 class Memo {
  public:
@@ -191,28 +202,33 @@ class Memo {
            slots_.size() * sizeof(Slot);
   }
 
-  // The stored state for (done, s), and whether it was new (s is moved in).
-  std::pair<const State*, bool> insert(const DoneSet& done, State&& s) {
-    key_.clear();
-    done.key(key_);
-    const std::uint64_t h = mix64(model_.hash(s) * 0x9e3779b97f4a7c15ull ^ done.hash());
-    std::size_t i = h & (slots_.size() - 1);
+  // Whether (done, s) is here.
+  bool contains(const DoneSet& done, const State& s) {
+    const std::uint64_t h = hash(done, s);
+    key_.clear();  // made on the first full hash match
     // A slot holds its node's hash, so a probe reads the node's own data
-    // only on a full hash match: one cache miss per insert, not one per probe.
-    for (; slots_[i].node != 0; i = (i + 1) & (slots_.size() - 1)) {
+    // only on a full hash match: one cache miss per lookup, not one per probe.
+    for (std::size_t i = h & (slots_.size() - 1); slots_[i].node != 0; i = (i + 1) & (slots_.size() - 1)) {
       if (slots_[i].hash != h) continue;
+      if (key_.empty()) done.key(key_);
       const std::size_t k = slots_[i].node - 1;
       if (ends_[k + 1] - ends_[k] == key_.size() &&
           std::equal(key_.begin(), key_.end(), pool_.begin() + static_cast<std::ptrdiff_t>(ends_[k])) &&
           model_.equal(states_[k], s))
-        return {&states_[k], false};
+        return true;
     }
+    return false;
+  }
+  // Adds (done, s), which is not here (s is moved in).
+  void insert(const DoneSet& done, State&& s) {
+    const std::uint64_t h = hash(done, s);
+    std::size_t i = h & (slots_.size() - 1);
+    while (slots_[i].node != 0) i = (i + 1) & (slots_.size() - 1);
     states_.push_back(std::move(s));
-    pool_.insert(pool_.end(), key_.begin(), key_.end());
+    done.key(pool_);
     ends_.push_back(pool_.size());
     slots_[i] = {h, ++size_};
     if (2 * size_ > slots_.size()) grow();
-    return {&states_.back(), true};
   }
 
  private:
@@ -266,8 +282,12 @@ class Memo {
     slots_ = std::move(bigger);
   }
 
+  std::uint64_t hash(const DoneSet& done, const State& s) const {
+    return mix64(model_.hash(s) * 0x9e3779b97f4a7c15ull ^ done.hash());
+  }
+
   const Model& model_;
-  std::vector<std::uint64_t> key_;       // scratch: the key being inserted
+  std::vector<std::uint64_t> key_;       // scratch: the key being looked up
   std::deque<State> states_;
   std::vector<std::uint64_t> pool_;      // node k's key: pool_[ends_[k], ends_[k + 1])
   std::vector<std::size_t> ends_ = {0};
@@ -317,6 +337,10 @@ class Search {
          bool hints)
       : model_(model), history_(history), n_(history.size()), max_memo_bytes_(max_memo_bytes),
         hints_(hints && HasToward<Model>), done_(n_), state_(&initial) {
+    sequential_ = true;
+    for (std::size_t i = 0; i < n_ && sequential_; ++i)
+      sequential_ = history[i].responded && (i + 1 == n_ || history[i].ret < history[i + 1].call);
+    if (sequential_) return;
     link();
     // The stack is as deep as the history is long, at most; the others
     // grow with the concurrency. Reserved so that they are not regrown in
@@ -354,20 +378,23 @@ class Search {
   // return.
   static bool is_call(std::size_t e) { return e & 1; }
   static std::size_t op_of(std::size_t e) { return (e - 1) / 2; }
-  // The memo owns every state reached (its nodes do not move), so the
-  // search and its stack hold pointers: no state is copied after step().
+  // The states of the nodes on the stack are in path_ (a read's node shares
+  // its parent's), which does not move them, so the search and its stack
+  // hold pointers: no state is copied after step().
   // A frame is a node's choice, with what the node needs to go on after it.
   struct Frame {
     std::size_t call_event;
     const State* before;
-    bool forced;                // the node had no other choice: a read it accepted, or an operation alone
-    bool alone;                 // the only operation the node could take: its state is single_.back()
+    bool forced;                // the node had no other choice: a read it accepted, or a lone candidate
+    bool owns;                  // the new node's state is path_.back()
+    bool remember;              // the new node, once its search fails, goes into the memo
     std::size_t pending_begin;  // the node's pending reads: pending_[pending_begin, the next node's)
     std::size_t cand_begin;     // the node's candidates: cands_[cand_begin, the next node's)
     std::size_t cand_next;      // the node's next candidate to try
   };
 
   void link();
+  bool replay(std::uint64_t steps);
   bool back();
   void probe();
   // Op's recorded output, or null when its outcome is unknown (any will do).
@@ -386,17 +413,55 @@ class Search {
     next_[prev_[e]] = e;
     if (next_[e] != kEnd) prev_[next_[e]] = e;
   }
+  // The memory the memo and the stack's states hold (their heap data not
+  // counted): what max_memo_bytes bounds.
+  std::size_t memo_bytes() const {
+    return (seen_ ? seen_->bytes() : 0) + (path_ ? path_->size() * sizeof(State) : 0);
+  }
   bool finish(Verdict v) {
     result_.verdict = v;
     finished_ = true;
     return true;
   }
   // Linearizes the operation whose call is `call_event` (done_ holds it
-  // already), at this node, into state `after` (the memo's, or single_'s
-  // when it is alone, or this node's for a read): a new node, not yet
-  // walked.
-  void push(std::size_t call_event, const State* after, bool forced, bool alone = false) {
-    stack_.push_back({call_event, state_, forced, alone, pending_begin_, cand_begin_, cand_next_});
+  // already), at this node, into state `after`, which goes on path_: a new
+  // node, not yet walked. A node reached by a choice among others is
+  // remembered once its search fails (Memo); one reached by the only
+  // choice need not be: no other order reaches it from here, and a pair
+  // reached again from another node costs those steps again, and the memo
+  // stops it at the next real choice.
+  void push(std::size_t call_event, State&& after, bool forced) {
+    if (!path_) path_.emplace();
+    path_->push_back(std::move(after));
+    stack_.push_back({call_event, state_, forced, true, !forced, pending_begin_, cand_begin_, cand_next_});
+    enter(call_event, &path_->back());
+    pending_begin_ = pending_.size();
+    cand_begin_ = cand_next_ = cands_.size();
+    walk_from_ = 0;
+  }
+  // Takes `call_event`'s operation, the only choice this node has: the node
+  // fails if it does. True once the verdict is in.
+  bool take_only(std::size_t call_event) {
+    const std::size_t op = op_of(call_event);
+    if (std::optional<State> after = step(*state_, op)) {
+      done_.set(rank_[op]);
+      push(call_event, std::move(*after), true);
+      return false;
+    }
+    return back();
+  }
+  // Linearizes the read whose call is `call_event`, met by this node's walk
+  // and accepted by its state (done_ holds it already): a forced frame
+  // whose node, in the same state, goes on with the walk where this one
+  // stopped.
+  void push_read(std::size_t call_event) {
+    const std::size_t ret = call_event + 1;
+    const std::size_t resume = next_[call_event] == ret ? next_[ret] : next_[call_event];
+    stack_.push_back({call_event, state_, true, false, false, pending_begin_, cand_begin_, cand_next_});
+    enter(call_event, state_);
+    walk_from_ = resume;
+  }
+  void enter(std::size_t call_event, const State* after) {
     state_ = after;
     unlink(call_event);
     unlink(call_event + 1);  // its return
@@ -404,8 +469,6 @@ class Search {
       deepest_ = stack_.size();
       deepest_unsaved_ = true;
     }
-    pending_begin_ = pending_.size();
-    cand_begin_ = cand_next_ = cands_.size();
     fresh_ = true;
   }
   // Whether read-only `op`, reached by this node and not accepted by its
@@ -468,7 +531,7 @@ class Search {
   // memo, and a short one is checked in the time these would take to make.
   std::optional<Memo<Model>> seen_;
   std::vector<Frame> stack_;
-  std::optional<std::deque<State>> single_;  // the states of the frames that are alone, in stack order
+  std::optional<std::deque<State>> path_;  // the states of the frames that own one (Frame::owns), in stack order
   const State* state_;
   // A node walks the operations it can reach once (fresh_: not yet), up to
   // the first return. Read-only operations are never a choice: one the
@@ -480,6 +543,7 @@ class Search {
   // candidates, tried in call order, those the model hints at (toward())
   // first.
   bool fresh_ = true;
+  std::size_t walk_from_ = 0;  // where a fresh node's walk starts: 0, the head; else its parent's read's successor
   std::vector<std::size_t> cands_;  // call events; each node's after its parent's
   std::vector<std::size_t> unguided_;  // scratch: the candidates not hinted at
   std::size_t cand_begin_ = 0, cand_next_ = 0;
@@ -497,77 +561,66 @@ class Search {
   std::vector<std::uint64_t> deepest_key_ = {0};
   bool finished_ = false;
   Result result_;
+  // A history in which every operation returns before the next is called
+  // has one order, the history's own: it is replayed (replay()), with
+  // none of the above.
+  bool sequential_ = false;
+  std::size_t replayed_ = 0;  // operations replayed
+  std::optional<State> now_;  // the state after them (none yet: the initial)
 };
+
+// Sorts v (ascending runs, as recorded histories come) with `spare` as
+// scratch: a sorted v costs one pass; a few runs (each client's operations,
+// one client after the other) are merged pairwise, a pass per doubling of
+// the run length; many runs (returns, a few out of place by a little) are
+// insertion-sorted while that moves little, else sorted.
+template <class K>
+void sort_runs(std::vector<K>& v, std::vector<K>& spare) {
+  std::size_t runs = 1;
+  for (std::size_t i = 1; i < v.size(); ++i) runs += v[i] < v[i - 1];
+  if (runs <= 1) return;
+  if (runs > 32) {
+    std::size_t moves = 0;
+    for (std::size_t i = 1; i < v.size(); ++i) {
+      const K k = v[i];
+      std::size_t j = i;
+      for (; j > 0 && k < v[j - 1]; --j) v[j] = v[j - 1];
+      v[j] = k;
+      if ((moves += i - j) > 8 * v.size()) {
+        std::sort(v.begin(), v.end());
+        return;
+      }
+    }
+    return;
+  }
+  spare.resize(v.size());
+  std::vector<std::size_t> starts;  // each ascending run's first index
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (i == 0 || v[i] < v[i - 1]) starts.push_back(i);
+  while (starts.size() > 1) {
+    std::vector<std::size_t> merged;
+    for (std::size_t r = 0; r < starts.size(); r += 2) {
+      const std::size_t a = starts[r], b = r + 1 < starts.size() ? starts[r + 1] : v.size();
+      const std::size_t c = r + 2 < starts.size() ? starts[r + 2] : v.size();
+      std::merge(v.begin() + static_cast<std::ptrdiff_t>(a), v.begin() + static_cast<std::ptrdiff_t>(b),
+                 v.begin() + static_cast<std::ptrdiff_t>(b), v.begin() + static_cast<std::ptrdiff_t>(c),
+                 spare.begin() + static_cast<std::ptrdiff_t>(a));
+      merged.push_back(a);
+    }
+    v.swap(spare);
+    starts.swap(merged);
+  }
+}
 
 template <class Model>
 void Search<Model>::link() {
-  // Sort keys (time, then calls before returns at equal times, as such
-  // operations overlap, then the event index): a total order, so the search
-  // is deterministic; compared by value, which is what makes the sort fast.
-  struct Key {
-    std::uint64_t time;
-    std::uint64_t tie;  // bit 63: a return; low bits: the event
-    bool operator<(const Key& o) const { return time != o.time ? time < o.time : tie < o.tie; }
-  };
-  constexpr std::uint64_t kReturn = std::uint64_t{1} << 63;
-  // Calls and returns sorted apart, then merged. A recorded history is
-  // sorted already, or nearly so, or made of a few sorted runs (each
-  // client's operations, one client after the other): runs are merged
-  // pairwise, so that costs a pass per doubling of the run length, not a
-  // full sort.
-  // The returns of operations with unknown outcomes sort last, in order:
-  // they are set aside, so that they do not scatter the others' runs.
-  std::vector<Key> calls(n_), returns, unknown, spare;
-  returns.reserve(n_);
-  for (std::size_t i = 0; i < n_; ++i) {
-    const auto& o = history_[i];
-    calls[i] = {o.call, 1 + 2 * i};
-    (o.responded ? returns : unknown).push_back({o.responded ? o.ret : UINT64_MAX, kReturn | (2 + 2 * i)});
-  }
-  auto sort_runs = [&spare](std::vector<Key>& v) {
-    std::size_t runs = 1;
-    for (std::size_t i = 1; i < v.size(); ++i) runs += v[i] < v[i - 1];
-    if (runs <= 1) return;
-    if (runs > 32) {
-      // Many runs: nearly sorted (returns, a few out of place by a little)
-      // or not at all. Insertion sort while it moves little, else a sort.
-      std::size_t moves = 0;
-      for (std::size_t i = 1; i < v.size(); ++i) {
-        const Key k = v[i];
-        std::size_t j = i;
-        for (; j > 0 && k < v[j - 1]; --j) v[j] = v[j - 1];
-        v[j] = k;
-        if ((moves += i - j) > 8 * v.size()) {
-          std::sort(v.begin(), v.end());
-          return;
-        }
-      }
-      return;
-    }
-    spare.resize(v.size());
-    std::vector<std::size_t> starts;  // each ascending run's first index
-    for (std::size_t i = 0; i < v.size(); ++i)
-      if (i == 0 || v[i] < v[i - 1]) starts.push_back(i);
-    while (starts.size() > 1) {
-      std::vector<std::size_t> merged;
-      for (std::size_t r = 0; r < starts.size(); r += 2) {
-        const std::size_t a = starts[r], b = r + 1 < starts.size() ? starts[r + 1] : v.size();
-        const std::size_t c = r + 2 < starts.size() ? starts[r + 2] : v.size();
-        std::merge(v.begin() + static_cast<std::ptrdiff_t>(a), v.begin() + static_cast<std::ptrdiff_t>(b),
-                   v.begin() + static_cast<std::ptrdiff_t>(b), v.begin() + static_cast<std::ptrdiff_t>(c),
-                   spare.begin() + static_cast<std::ptrdiff_t>(a));
-        merged.push_back(a);
-      }
-      v.swap(spare);
-      starts.swap(merged);
-    }
-  };
-  sort_runs(calls);
-  sort_runs(returns);
-  returns.insert(returns.end(), unknown.begin(), unknown.end());
-  // One merge links the events in time order and ranks the calls (for the
-  // linearized set's small keys), and with the model's reachable() notes
-  // where each call and return is.
+  // The events in time order: by time, calls before returns at equal times
+  // (such operations overlap), then by operation: a total order, so the
+  // search is deterministic. The returns of operations with unknown
+  // outcomes come last, by operation; they are kept apart, so that they do
+  // not scatter the others' runs. Calls and returns are sorted apart, then
+  // merged, each event as one integer when the times allow (time since the
+  // first call, a return bit, the operation), else as a pair.
   constexpr bool kPlaces = HasReachable<Model>;
   next_.assign(2 * n_ + 1, kEnd);
   prev_.assign(2 * n_ + 1, 0);
@@ -576,47 +629,111 @@ void Search<Model>::link() {
     call_pos_.resize(n_);
     ret_pos_.resize(n_);
   }
-  std::size_t a = 0, b = 0, last = 0, rank = 0;
-  for (std::size_t pos = 0; pos < 2 * n_; ++pos) {
-    const bool call = b == n_ || (a < n_ && calls[a] < returns[b]);
-    const std::size_t e = call ? calls[a++].tie : returns[b++].tie & ~kReturn;
+  std::vector<std::size_t> unknown;  // ops
+  std::size_t pos = 0, last = 0, rank = 0;
+  auto place = [&](std::size_t op, bool call) {
+    const std::size_t e = call ? 1 + 2 * op : 2 + 2 * op;
     next_[last] = e;
     prev_[e] = last;
     last = e;
     if (call) {
-      rank_[op_of(e)] = rank;
+      rank_[op] = rank;
       if (kPlaces) call_pos_[rank] = pos;
       ++rank;
     } else if (kPlaces) {
-      ret_pos_[op_of(e)] = pos;
+      ret_pos_[op] = pos;
+    }
+    ++pos;
+  };
+  // Merges calls and returns (each sorted; op_of_key reads a key's op).
+  auto merge = [&](const auto& calls, const auto& returns, auto op_of_key) {
+    std::size_t a = 0, b = 0;
+    while (a < calls.size() || b < returns.size()) {
+      const bool call = b == returns.size() || (a < calls.size() && calls[a] < returns[b]);
+      place(op_of_key(call ? calls[a++] : returns[b++]), call);
+    }
+    for (std::size_t op : unknown) place(op, false);
+  };
+  std::uint64_t first = UINT64_MAX, end = 0;
+  for (const auto& o : history_) {
+    first = std::min({first, o.call, o.responded ? o.ret : o.call});
+    end = std::max(end, o.responded ? o.ret : o.call);
+  }
+  const int op_bits = std::bit_width(n_);
+  if (n_ == 0 || std::bit_width(end - first) + op_bits + 1 <= 64) {
+    std::vector<std::uint64_t> calls(n_), returns, spare;
+    returns.reserve(n_);
+    const std::uint64_t ret_bit = std::uint64_t{1} << op_bits;
+    for (std::size_t i = 0; i < n_; ++i) {
+      const auto& o = history_[i];
+      calls[i] = (o.call - first) << (op_bits + 1) | i;
+      if (o.responded) {
+        returns.push_back((o.ret - first) << (op_bits + 1) | ret_bit | i);
+      } else {
+        unknown.push_back(i);
+      }
+    }
+    sort_runs(calls, spare);
+    sort_runs(returns, spare);
+    merge(calls, returns, [mask = ret_bit - 1](std::uint64_t k) { return static_cast<std::size_t>(k & mask); });
+    return;
+  }
+  struct Key {
+    std::uint64_t time;
+    std::uint64_t tie;  // bit 63: a return; low bits: the op
+    bool operator<(const Key& o) const { return time != o.time ? time < o.time : tie < o.tie; }
+  };
+  constexpr std::uint64_t kReturn = std::uint64_t{1} << 63;
+  std::vector<Key> calls(n_), returns, spare;
+  for (std::size_t i = 0; i < n_; ++i) {
+    const auto& o = history_[i];
+    calls[i] = {o.call, i};
+    if (o.responded) {
+      returns.push_back({o.ret, kReturn | i});
+    } else {
+      unknown.push_back(i);
     }
   }
+  sort_runs(calls, spare);
+  sort_runs(returns, spare);
+  merge(calls, returns, [](const Key& k) { return static_cast<std::size_t>(k.tie & ~kReturn); });
+}
+
+template <class Model>
+bool Search<Model>::replay(std::uint64_t steps) {
+  for (; steps > 0 && replayed_ < n_; --steps, ++replayed_) {
+    ++result_.states;
+    std::optional<State> after = step(now_ ? *now_ : *state_, replayed_);
+    if (!after) {
+      // The operations before it are the longest partial order, as the
+      // search would have found it.
+      result_.deepest.assign(n_, false);
+      std::fill_n(result_.deepest.begin(), replayed_, true);
+      return finish(Verdict::kNotLinearizable);
+    }
+    now_ = std::move(after);
+  }
+  if (replayed_ < n_) return false;
+  result_.order.resize(n_);
+  for (std::size_t i = 0; i < n_; ++i) result_.order[i] = i;
+  return finish(Verdict::kLinearizable);
 }
 
 template <class Model>
 bool Search<Model>::run(std::uint64_t steps) {
   if (finished_) return true;
+  if (sequential_) return replay(steps);
   for (; steps > 0; --steps) {
-    if ((++result_.states & 255) == 0 && seen_ && seen_->bytes() > max_memo_bytes_) return finish(Verdict::kUnknown);
+    if ((++result_.states & 255) == 0 && memo_bytes() > max_memo_bytes_) return finish(Verdict::kUnknown);
     if (fresh_) {
       fresh_ = false;
-      std::size_t e = next_[0];
-      if (e != kEnd && is_call(e) && next_[e] == e + 1 && !read_only_[op_of(e)] && history_[op_of(e)].responded) {
-        // The node can take this operation only (it returns before any
-        // other is called; one whose outcome is unknown may also never
-        // take effect, which the walk below allows for), so no other order
-        // reaches the pair after it from this one: its state goes on a
-        // stack, not into the memo (a pair the search reaches again from
-        // another node costs this step again, and the memo stops it at the
-        // next choice).
-        if (std::optional<State> after = step(*state_, op_of(e))) {
-          done_.set(rank_[op_of(e)]);
-          if (!single_) single_.emplace();
-          single_->push_back(std::move(*after));
-          push(e, &single_->back(), true, true);
-          continue;
-        }
-        if (back()) return true;
+      std::size_t e = walk_from_ == 0 ? next_[0] : walk_from_;
+      if (e != kEnd && e == next_[0] && is_call(e) && next_[e] == e + 1 && !read_only_[op_of(e)] &&
+          history_[op_of(e)].responded) {
+        // The node can take this operation only: it returns before any
+        // other is called (one whose outcome is unknown may also never
+        // take effect, which the walk below allows for).
+        if (take_only(e)) return true;
         continue;
       }
       bool left = false;  // the node, for a forced read or for good
@@ -630,10 +747,13 @@ bool Search<Model>::run(std::uint64_t steps) {
         if (step(*state_, op)) {
           // The state stays, so there is nothing for the memo to learn: a
           // pair after the read is the pair before it plus one read that
-          // had to come first.
-          cands_.resize(cand_begin_);
+          // had to come first. The node after it is this one without the
+          // read: its walk goes on from here, with the candidates and
+          // pending reads found so far (the frame is forced, so this node
+          // never needs them again on its own).
+          if (hints_ && history_[op].responded) pending_.pop_back();
           done_.set(rank_[op]);
-          push(e, state_, true);
+          push_read(e);
           left = true;
           break;
         }
@@ -651,6 +771,15 @@ bool Search<Model>::run(std::uint64_t steps) {
         // effect.
         for (const Frame& f : stack_) result_.order.push_back(op_of(f.call_event));
         return finish(Verdict::kLinearizable);
+      }
+      if (cands_.size() == cand_begin_ + 1) {
+        // One candidate: the operation whose return ends the walk is it or
+        // a read this state does not accept, so every order from here
+        // takes it next.
+        const std::size_t c = cands_.back();
+        cands_.pop_back();
+        if (take_only(c)) return true;
+        continue;
       }
       if (pending_begin_ < pending_.size()) {  // the hinted first, each group in call order
         unguided_.clear();
@@ -675,8 +804,8 @@ bool Search<Model>::run(std::uint64_t steps) {
     if (std::optional<State> after = step(*state_, op)) {
       done_.set(rank_[op]);
       if (!seen_) seen_.emplace(model_);
-      if (auto [stored, fresh] = seen_->insert(done_, std::move(*after)); fresh) {
-        push(e, stored, false);
+      if (!seen_->contains(done_, *after)) {
+        push(e, std::move(*after), false);
         continue;
       }
       done_.clear(rank_[op]);
@@ -733,7 +862,10 @@ bool Search<Model>::back() {
     }
     const Frame f = stack_.back();
     stack_.pop_back();
-    if (f.alone) single_->pop_back();
+    if (f.owns) {
+      if (f.remember) seen_->insert(done_, std::move(path_->back()));  // its search failed
+      path_->pop_back();
+    }
     relink(f.call_event + 1);
     relink(f.call_event);
     done_.clear(rank_[op_of(f.call_event)]);
@@ -817,7 +949,8 @@ PartsResult check_parts(const Model& model, const typename Model::State& initial
   for (Part& p : state) p.left = kWays;
   std::mutex mu;
   bool refuted = false;  // guarded by mu
-  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  // Asked once: glibc reads it from /sys on every call.
+  static const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   const std::size_t count = std::min<std::size_t>(units.size(), threads == 0 ? hw : threads);
   std::vector<std::thread> pool;  // the calling thread's only
   const auto start = Clock::now();

@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace mmv::lin {
@@ -67,6 +68,13 @@ TEST(Lincheck, OverlappingOperationsMayTakeEitherOrder) {
   EXPECT_EQ(verdict({cas(0, 0, 5, 0, 1, true), cas(1, 1, 6, 0, 2, false), read(2, 7, 8, 1)}),
             Verdict::kLinearizable);
   EXPECT_EQ(verdict({cas(0, 0, 5, 0, 1, true), cas(1, 1, 6, 0, 2, true)}), Verdict::kNotLinearizable);
+}
+
+// A return and a call at the same instant overlap: neither operation is
+// known to have come first (so such a history is not replayed as one order).
+TEST(Lincheck, OperationsThatMeetAtOneInstantOverlap) {
+  EXPECT_EQ(verdict({write(0, 0, 5, 1), read(1, 5, 6, 0)}), Verdict::kLinearizable);
+  EXPECT_EQ(verdict({write(0, 0, 5, 1), read(1, 6, 7, 0)}), Verdict::kNotLinearizable);
 }
 
 TEST(Lincheck, AStaleReadIsNotLinearizable) {
@@ -349,16 +357,22 @@ std::vector<std::vector<Op<KvKey::Input, KvKey::Output>>> kv_ops(const gen::Opti
   return ops;
 }
 
+// A key-value store's history with no :info, for check_parts.
+gen::Options kv_store(int processes, long ops, int keys, std::uint64_t seed) {
+  gen::Options o;
+  o.model = "kv";
+  o.processes = processes;
+  o.ops = ops;
+  o.keys = keys;
+  o.info_percent = 0;
+  o.seed = seed;
+  return o;
+}
+
 // check_parts: the verdict of the whole is the worst part's; a refuted part
 // stops the rest; one thread gives the same result every time.
 TEST(Lincheck, CheckPartsRefutesAndStopsTheOthers) {
-  gen::Options o;
-  o.model = "kv";
-  o.processes = 20;
-  o.ops = 3000;
-  o.keys = 8;
-  o.info_percent = 0;
-  o.seed = 4;
+  gen::Options o = kv_store(20, 3000, 8, 4);
   std::vector<history::Operation> keep;
   const auto good = kv_ops(o, keep);
   for (unsigned threads : {1u, 2u, 4u}) {
@@ -409,6 +423,76 @@ TEST(Lincheck, CheckPartsBoundsEachPartOnItsOwn) {
   EXPECT_FALSE(r.stopped[0]);
   EXPECT_EQ(r.verdict, Verdict::kUnknown);
   EXPECT_EQ(check_parts(Register{}, 0, parts, 60s, UINT64_MAX, 1).verdict, Verdict::kNotLinearizable);
+}
+
+// A history in which every operation returns before the next is called is
+// replayed, not searched (Search::replay): its verdict, witness order and
+// longest partial order are the search's. The search is made to run by one
+// more operation, a read of unknown outcome called after all the others:
+// it changes no state and has no output to check, so it changes none of the
+// three (a witness order may end with it).
+template <class Model>
+void same_as_searched(const std::vector<Op<typename Model::Input, typename Model::Output>>& ops,
+                      typename Model::Input read, int counts[3]) {
+  auto searched = ops;
+  searched.push_back({0, ops.back().ret + 1, 0, false, read, {}});
+  const Result a = check(Model{}, {}, ops, 20s);
+  Result b = check(Model{}, {}, searched, 20s);
+  ASSERT_EQ(a.verdict, b.verdict);
+  ++counts[static_cast<int>(a.verdict)];
+  if (!b.order.empty() && b.order.back() == ops.size()) b.order.pop_back();  // the read, taken last
+  EXPECT_EQ(a.order, b.order);
+  if (a.verdict == Verdict::kNotLinearizable) {
+    ASSERT_EQ(b.deepest.size(), ops.size() + 1);
+    EXPECT_EQ(a.deepest, std::vector<bool>(b.deepest.begin(), b.deepest.end() - 1));
+    EXPECT_FALSE(a.deepest.back());
+  }
+}
+
+TEST(Lincheck, OneClientIsReplayedAsItIsSearched) {
+  int counts[3] = {0, 0, 0};
+  for (std::uint64_t seed = 1; seed <= 60 / kShare; ++seed) {
+    gen::Options o;
+    o.model = seed % 2 ? "kv" : "cas-register";
+    o.processes = 1;
+    o.ops = 200;
+    o.keys = 2;
+    o.info_percent = 0;
+    o.seed = seed;
+    if (seed % 3 != 0) o.violate = o.model == "kv" ? "stale" : "never-written";
+    std::vector<history::Operation> keep;
+    if (o.model == "kv") {
+      for (const auto& part : parts_of<KvKey>(o, keep))
+        same_as_searched<KvKey>(part.ops, KvKey::input(KvKey::Input::kGet), counts);
+    } else {
+      for (const auto& part : parts_of<Register>(o, keep)) same_as_searched<Register>(part.ops, RegIn{}, counts);
+    }
+  }
+  EXPECT_GT(counts[static_cast<int>(Verdict::kLinearizable)], static_cast<int>(20 / kShare));
+  EXPECT_GT(counts[static_cast<int>(Verdict::kNotLinearizable)], static_cast<int>(20 / kShare));
+  EXPECT_EQ(counts[static_cast<int>(Verdict::kUnknown)], 0);
+}
+
+// check_parts called from several threads at once, each call running
+// threads of its own: every call gets its own verdict.
+TEST(Lincheck, CheckPartsFromManyThreadsAtOnce) {
+  gen::Options o = kv_store(10, 2000, 10, 3);
+  std::vector<history::Operation> keep_good, keep_bad;
+  const auto good = kv_ops(o, keep_good);
+  o.violate = "stale";
+  const auto bad = kv_ops(o, keep_bad);
+  std::vector<std::thread> callers;
+  std::vector<Verdict> verdicts(8);
+  for (std::size_t t = 0; t < verdicts.size(); ++t)
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < 3; ++i) {
+        verdicts[t] = check_parts(KvKey{}, {}, t % 2 ? bad : good, 20s, UINT64_MAX, 4).verdict;
+        if (verdicts[t] != (t % 2 ? Verdict::kNotLinearizable : Verdict::kLinearizable)) return;
+      }
+    });
+  for (std::thread& c : callers) c.join();
+  for (std::size_t t = 0; t < verdicts.size(); ++t)
+    EXPECT_EQ(verdicts[t], t % 2 ? Verdict::kNotLinearizable : Verdict::kLinearizable) << t;
 }
 
 // KvKey's values are chains of pieces: equal texts are equal states however
