@@ -348,6 +348,7 @@ class Search {
     stack_.reserve(std::min<std::size_t>(n_, 4096));
     cands_.reserve(64);
     pending_.reserve(hints_ ? 64 : 0);
+    unguided_.reserve(hints_ ? 64 : 0);
     read_only_.assign(n_, 0);
     if constexpr (HasReadOnly<Model>) {
       for (std::size_t i = 0; i < n_; ++i)
@@ -527,8 +528,9 @@ class Search {
   std::vector<Unmonotone> unmonotone_;
   std::vector<std::size_t> call_pos_, ret_pos_;
   DoneSet done_;
-  // Made when first needed: a history without concurrency never needs the
-  // memo, and a short one is checked in the time these would take to make.
+  // Made when a first pair goes in: a search that never backs out of a
+  // choice never needs the memo, and a short one is checked in the time it
+  // would take to make.
   std::optional<Memo<Model>> seen_;
   std::vector<Frame> stack_;
   std::optional<std::deque<State>> path_;  // the states of the frames that own one (Frame::owns), in stack order
@@ -661,21 +663,29 @@ void Search<Model>::link() {
   }
   const int op_bits = std::bit_width(n_);
   if (n_ == 0 || std::bit_width(end - first) + op_bits + 1 <= 64) {
-    std::vector<std::uint64_t> calls(n_), returns, spare;
-    returns.reserve(n_);
+    // Kept per thread (up to kKeep keys each): a search is set up for
+    // every part checked, and these were allocated each time.
+    constexpr std::size_t kKeep = std::size_t{1} << 16;
+    thread_local std::vector<std::uint64_t> calls, returns, spare;
+    calls.resize(n_);
+    returns.resize(n_);
+    std::size_t responded = 0;
     const std::uint64_t ret_bit = std::uint64_t{1} << op_bits;
     for (std::size_t i = 0; i < n_; ++i) {
       const auto& o = history_[i];
       calls[i] = (o.call - first) << (op_bits + 1) | i;
       if (o.responded) {
-        returns.push_back((o.ret - first) << (op_bits + 1) | ret_bit | i);
+        returns[responded++] = (o.ret - first) << (op_bits + 1) | ret_bit | i;
       } else {
         unknown.push_back(i);
       }
     }
+    returns.resize(responded);
     sort_runs(calls, spare);
     sort_runs(returns, spare);
     merge(calls, returns, [mask = ret_bit - 1](std::uint64_t k) { return static_cast<std::size_t>(k & mask); });
+    if (calls.capacity() > kKeep || spare.capacity() > kKeep)
+      for (auto* v : {&calls, &returns, &spare}) std::vector<std::uint64_t>().swap(*v);
     return;
   }
   struct Key {
@@ -803,8 +813,7 @@ bool Search<Model>::run(std::uint64_t steps) {
     const std::size_t op = op_of(e);
     if (std::optional<State> after = step(*state_, op)) {
       done_.set(rank_[op]);
-      if (!seen_) seen_.emplace(model_);
-      if (!seen_->contains(done_, *after)) {
+      if (!seen_ || !seen_->contains(done_, *after)) {
         push(e, std::move(*after), false);
         continue;
       }
@@ -863,7 +872,10 @@ bool Search<Model>::back() {
     const Frame f = stack_.back();
     stack_.pop_back();
     if (f.owns) {
-      if (f.remember) seen_->insert(done_, std::move(path_->back()));  // its search failed
+      if (f.remember) {  // its search failed
+        if (!seen_) seen_.emplace(model_);
+        seen_->insert(done_, std::move(path_->back()));
+      }
       path_->pop_back();
     }
     relink(f.call_event + 1);

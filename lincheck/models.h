@@ -82,15 +82,23 @@ struct KvKey {
   // case it copies the ancestor's bytes to a buffer of its own. Along one
   // order of appends that is a copy once the buffer is full, not one per
   // get.
+  // Its bytes follow it in one allocation (make()).
   struct Buffer {
-    explicit Buffer(std::size_t n) : bytes(new char[n]), capacity(n) {}
-    std::unique_ptr<char[]> bytes;
     const std::size_t capacity;
     std::atomic<std::size_t> used{0};
     std::atomic<std::size_t> refs{1};  // one per piece that points here
+    char* bytes() { return reinterpret_cast<char*>(this + 1); }
+    const char* bytes() const { return reinterpret_cast<const char*>(this + 1); }
+    static Buffer* make(std::size_t n) { return new (::operator new(sizeof(Buffer) + n)) Buffer(n); }
     static void drop(Buffer* b) {
-      if (b && b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete b;
+      if (b && b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        b->~Buffer();
+        ::operator delete(b);
+      }
     }
+
+   private:
+    explicit Buffer(std::size_t n) : capacity(n) {}
   };
   struct Piece {
     mutable std::shared_ptr<const Piece> before;  // null: the value starts here
@@ -289,7 +297,7 @@ struct KvKey {
   static bool holds(const State& s, const Text& t) {
     if (s.length != t.value.size() || s.hash != t.hash) return false;
     if (!s.last) return true;  // both ""
-    return std::memcmp(written(s.last.get())->bytes.get(), t.value.data(), s.length) == 0;
+    return std::memcmp(written(s.last.get())->bytes(), t.value.data(), s.length) == 0;
   }
   // The buffer holding the value up to `last`, made from the nearest piece
   // before it that has one (or from the start): see Buffer.
@@ -311,12 +319,12 @@ struct KvKey {
       base->refs.fetch_add(1, std::memory_order_relaxed);
       made = base;
     } else {
-      made = new Buffer(std::max<std::size_t>(64, 2 * last->end));
+      made = Buffer::make(std::max<std::size_t>(64, 2 * last->end));
       made->used.store(last->end, std::memory_order_relaxed);
-      if (base) std::memcpy(made->bytes.get(), base->bytes.get(), base_end);
+      if (base) std::memcpy(made->bytes(), base->bytes(), base_end);
     }
     for (const Piece* p = last; p != stop; p = p->before.get())
-      std::memcpy(made->bytes.get() + p->end - p->text.size(), p->text.data(), p->text.size());
+      std::memcpy(made->bytes() + p->end - p->text.size(), p->text.data(), p->text.size());
     Buffer* expected = nullptr;
     if (last->written.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) return made;
     Buffer::drop(made);  // another thread wrote it first
