@@ -131,12 +131,14 @@ inline std::uint64_t mix64(std::uint64_t x) {
 // low's word up to the highest member, the ranks below low masked out.
 class DoneSet {
  public:
-  explicit DoneSet(std::size_t n) : n_(n), bits_((n + 63) / 64, 0) {}
+  explicit DoneSet(std::size_t n) : n_(n), bits_((n + 63) / 64, 0), codes_(n) {
+    for (std::size_t r = 0; r < n; ++r) codes_[r] = mix64(r + 1);
+  }
 
   bool test(std::size_t r) const { return (bits_[r / 64] >> (r % 64)) & 1; }
   void set(std::size_t r) {
     bits_[r / 64] |= std::uint64_t{1} << (r % 64);
-    hash_ ^= mix64(r + 1);
+    hash_ ^= codes_[r];
     high_ = std::max(high_, r + 1);
     if (r == low_) {  // low_ moves to the first rank not in the set, a word at a time
       std::size_t w = low_ / 64;
@@ -147,7 +149,7 @@ class DoneSet {
   }
   void clear(std::size_t r) {
     bits_[r / 64] &= ~(std::uint64_t{1} << (r % 64));
-    hash_ ^= mix64(r + 1);
+    hash_ ^= codes_[r];
     low_ = std::min(low_, r);
     if (r + 1 == high_) {  // high_ moves to one past the highest rank in the set, a word at a time
       std::size_t w = r / 64;
@@ -177,6 +179,7 @@ class DoneSet {
  private:
   std::size_t n_;
   std::vector<std::uint64_t> bits_;
+  std::vector<std::uint64_t> codes_;  // rank -> its Zobrist code, mix64(rank + 1)
   std::uint64_t hash_ = 0;
   std::size_t low_ = 0;   // the first rank not in the set
   std::size_t high_ = 0;  // one past the highest rank in the set (>= low_)
@@ -380,7 +383,7 @@ class Search {
   static bool is_call(std::size_t e) { return e & 1; }
   static std::size_t op_of(std::size_t e) { return (e - 1) / 2; }
   // The states of the nodes on the stack are in path_ (a read's node shares
-  // its parent's), which does not move them, so the search and its stack
+  // its parent's), where they do not move, so the search and its stack
   // hold pointers: no state is copied after step().
   // A frame is a node's choice, with what the node needs to go on after it.
   struct Frame {
@@ -417,7 +420,7 @@ class Search {
   // The memory the memo and the stack's states hold (their heap data not
   // counted): what max_memo_bytes bounds.
   std::size_t memo_bytes() const {
-    return (seen_ ? seen_->bytes() : 0) + (path_ ? path_->size() * sizeof(State) : 0);
+    return (seen_ ? seen_->bytes() : 0) + path_.size() * sizeof(State);
   }
   bool finish(Verdict v) {
     result_.verdict = v;
@@ -432,10 +435,10 @@ class Search {
   // reached again from another node costs those steps again, and the memo
   // stops it at the next real choice.
   void push(std::size_t call_event, State&& after, bool forced) {
-    if (!path_) path_.emplace();
-    path_->push_back(std::move(after));
+    if (path_.capacity() == 0) path_.reserve(n_);  // never more: an operation is on the path once
+    path_.push_back(std::move(after));
     stack_.push_back({call_event, state_, forced, true, !forced, pending_begin_, cand_begin_, cand_next_});
-    enter(call_event, &path_->back());
+    enter(call_event, &path_.back());
     pending_begin_ = pending_.size();
     cand_begin_ = cand_next_ = cands_.size();
     walk_from_ = 0;
@@ -533,7 +536,9 @@ class Search {
   // would take to make.
   std::optional<Memo<Model>> seen_;
   std::vector<Frame> stack_;
-  std::optional<std::deque<State>> path_;  // the states of the frames that own one (Frame::owns), in stack order
+  // The states of the frames that own one (Frame::owns), in stack order:
+  // reserved for every operation at once, so they never move.
+  std::vector<State> path_;
   const State* state_;
   // A node walks the operations it can reach once (fresh_: not yet), up to
   // the first return. Read-only operations are never a choice: one the
@@ -874,9 +879,9 @@ bool Search<Model>::back() {
     if (f.owns) {
       if (f.remember) {  // its search failed
         if (!seen_) seen_.emplace(model_);
-        seen_->insert(done_, std::move(path_->back()));
+        seen_->insert(done_, std::move(path_.back()));
       }
-      path_->pop_back();
+      path_.pop_back();
     }
     relink(f.call_event + 1);
     relink(f.call_event);
