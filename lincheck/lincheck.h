@@ -390,8 +390,7 @@ class Search {
     std::size_t call_event;
     const State* before;
     bool forced;                // the node had no other choice: a read it accepted, or a lone candidate
-    bool owns;                  // the new node's state is path_.back()
-    bool remember;              // the new node, once its search fails, goes into the memo
+    bool owns;                  // the new node's state is path_.back(); unless forced, it goes into the memo once its search fails
     std::size_t pending_begin;  // the node's pending reads: pending_[pending_begin, the next node's)
     std::size_t cand_begin;     // the node's candidates: cands_[cand_begin, the next node's)
     std::size_t cand_next;      // the node's next candidate to try
@@ -437,7 +436,7 @@ class Search {
   void push(std::size_t call_event, State&& after, bool forced) {
     if (path_.capacity() == 0) path_.reserve(n_);  // never more: an operation is on the path once
     path_.push_back(std::move(after));
-    stack_.push_back({call_event, state_, forced, true, !forced, pending_begin_, cand_begin_, cand_next_});
+    stack_.push_back({call_event, state_, forced, true, pending_begin_, cand_begin_, cand_next_});
     enter(call_event, &path_.back());
     pending_begin_ = pending_.size();
     cand_begin_ = cand_next_ = cands_.size();
@@ -461,7 +460,7 @@ class Search {
   void push_read(std::size_t call_event) {
     const std::size_t ret = call_event + 1;
     const std::size_t resume = next_[call_event] == ret ? next_[ret] : next_[call_event];
-    stack_.push_back({call_event, state_, true, false, false, pending_begin_, cand_begin_, cand_next_});
+    stack_.push_back({call_event, state_, true, false, pending_begin_, cand_begin_, cand_next_});
     enter(call_event, state_);
     walk_from_ = resume;
   }
@@ -652,8 +651,23 @@ void Search<Model>::link() {
     }
     ++pos;
   };
-  // Merges calls and returns (each sorted; op_of_key reads a key's op).
-  auto merge = [&](const auto& calls, const auto& returns, auto op_of_key) {
+  // Sorts calls and returns apart (call_key and return_key make an op's
+  // sort keys, op_of_key reads a key's op), then merges them.
+  auto sort_and_merge = [&](auto& calls, auto& returns, auto& spare, auto call_key, auto return_key, auto op_of_key) {
+    calls.resize(n_);
+    returns.resize(n_);
+    std::size_t responded = 0;
+    for (std::size_t i = 0; i < n_; ++i) {
+      calls[i] = call_key(i);
+      if (history_[i].responded) {
+        returns[responded++] = return_key(i);
+      } else {
+        unknown.push_back(i);
+      }
+    }
+    returns.resize(responded);
+    sort_runs(calls, spare);
+    sort_runs(returns, spare);
     std::size_t a = 0, b = 0;
     while (a < calls.size() || b < returns.size()) {
       const bool call = b == returns.size() || (a < calls.size() && calls[a] < returns[b]);
@@ -672,23 +686,11 @@ void Search<Model>::link() {
     // every part checked, and these were allocated each time.
     constexpr std::size_t kKeep = std::size_t{1} << 16;
     thread_local std::vector<std::uint64_t> calls, returns, spare;
-    calls.resize(n_);
-    returns.resize(n_);
-    std::size_t responded = 0;
     const std::uint64_t ret_bit = std::uint64_t{1} << op_bits;
-    for (std::size_t i = 0; i < n_; ++i) {
-      const auto& o = history_[i];
-      calls[i] = (o.call - first) << (op_bits + 1) | i;
-      if (o.responded) {
-        returns[responded++] = (o.ret - first) << (op_bits + 1) | ret_bit | i;
-      } else {
-        unknown.push_back(i);
-      }
-    }
-    returns.resize(responded);
-    sort_runs(calls, spare);
-    sort_runs(returns, spare);
-    merge(calls, returns, [mask = ret_bit - 1](std::uint64_t k) { return static_cast<std::size_t>(k & mask); });
+    sort_and_merge(
+        calls, returns, spare, [&](std::size_t i) { return (history_[i].call - first) << (op_bits + 1) | i; },
+        [&](std::size_t i) { return (history_[i].ret - first) << (op_bits + 1) | ret_bit | i; },
+        [mask = ret_bit - 1](std::uint64_t k) { return static_cast<std::size_t>(k & mask); });
     if (calls.capacity() > kKeep || spare.capacity() > kKeep)
       for (auto* v : {&calls, &returns, &spare}) std::vector<std::uint64_t>().swap(*v);
     return;
@@ -699,19 +701,11 @@ void Search<Model>::link() {
     bool operator<(const Key& o) const { return time != o.time ? time < o.time : tie < o.tie; }
   };
   constexpr std::uint64_t kReturn = std::uint64_t{1} << 63;
-  std::vector<Key> calls(n_), returns, spare;
-  for (std::size_t i = 0; i < n_; ++i) {
-    const auto& o = history_[i];
-    calls[i] = {o.call, i};
-    if (o.responded) {
-      returns.push_back({o.ret, kReturn | i});
-    } else {
-      unknown.push_back(i);
-    }
-  }
-  sort_runs(calls, spare);
-  sort_runs(returns, spare);
-  merge(calls, returns, [](const Key& k) { return static_cast<std::size_t>(k.tie & ~kReturn); });
+  std::vector<Key> calls, returns, spare;
+  sort_and_merge(
+      calls, returns, spare, [&](std::size_t i) { return Key{history_[i].call, i}; },
+      [&](std::size_t i) { return Key{history_[i].ret, kReturn | i}; },
+      [](const Key& k) { return static_cast<std::size_t>(k.tie & ~kReturn); });
 }
 
 template <class Model>
@@ -877,7 +871,7 @@ bool Search<Model>::back() {
     const Frame f = stack_.back();
     stack_.pop_back();
     if (f.owns) {
-      if (f.remember) {  // its search failed
+      if (!f.forced) {  // a choice among others, whose search failed
         if (!seen_) seen_.emplace(model_);
         seen_->insert(done_, std::move(path_.back()));
       }
